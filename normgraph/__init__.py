@@ -1,0 +1,3 @@
+"""normgraph: a knowledge-graph norm bank."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,47 @@
+"""Typed settings, built once at an entry point (CLI, app factory) and passed down; nothing reads the
+environment elsewhere. Every setting is documented in the README (a test checks that)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Mapping
+
+import platformdirs
+from pydantic import BaseModel, Field
+
+ENV_PREFIX = "NORMGRAPH_"
+
+
+def default_home() -> Path:
+    return Path(platformdirs.user_data_dir("normgraph", appauthor=False))
+
+
+class Settings(BaseModel):
+    home: Path = Field(default_factory=default_home, description="data home: the store and indexes live here")
+    store: str = Field("oxigraph", description="store backend name")
+    host: str = Field("127.0.0.1", description="address `serve` binds")
+    port: int = Field(8000, ge=1, le=65535, description="port `serve` binds")
+    workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes for `serve`")
+    taxonomy_dir: Path | None = Field(
+        None, description="NormBank taxonomy directory loaded with the demo bank (default: ../shared/data/normbank-taxonomy if present)"
+    )
+    page_limit: int = Field(50, ge=1, le=1000, description="default page size of paginated endpoints")
+    max_page_limit: int = Field(500, ge=1, le=10000, description="largest page size a caller may ask for")
+    read_only: bool = Field(False, description="open the store read-only (set for multi-worker serving)")
+
+    @property
+    def store_path(self) -> Path:
+        return self.home / "store"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
+        """Settings from ``NORMGRAPH_<FIELD>`` variables, then explicit overrides (CLI flags) on top."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for name in cls.model_fields:
+            raw = env.get(ENV_PREFIX + name.upper())
+            if raw is not None and raw != "":
+                values[name] = raw
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.model_validate(values)

@@ -1,0 +1,103 @@
+"""The ``GraphStore`` protocol: the bank's storage, in domain terms.
+
+Backends are chosen by name (``open_store("oxigraph", path)``) and advertise what they can do through
+``capabilities``. One contract test suite (``tests/contract``) runs against every available backend.
+
+Identity: statements are keyed by their content-derived ``id``; concepts by ``id`` (``setting/restaurant``).
+Settings and behaviours are referred to from statements by their *label*; ``find_concept`` resolves a label
+or alias to the concept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import BinaryIO, Iterable, Iterator, Literal, Protocol, Sequence, runtime_checkable
+
+from normgraph.models import (
+    AnyStatement,
+    Concept,
+    ConceptScheme,
+    Kind,
+    Norm,
+    ReviewState,
+    StoreStats,
+)
+
+# Review states that answer queries unless the caller asks otherwise (DESIGN §1).
+ANSWERING_STATES: frozenset[ReviewState] = frozenset({ReviewState.approved, ReviewState.trusted})
+
+ExportFormat = Literal["turtle", "jsonld", "ntriples"]
+
+CAP_SPARQL = "sparql"
+CAP_TRANSACTIONS = "transactions"
+CAP_RDF_EXPORT = "rdf_export"
+
+
+@dataclass
+class UpsertResult:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __iadd__(self, other: "UpsertResult") -> "UpsertResult":
+        self.inserted += other.inserted
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        return self
+
+
+@runtime_checkable
+class GraphStore(Protocol):
+    name: str
+    capabilities: frozenset[str]
+    read_only: bool
+
+    # --- writes -----------------------------------------------------------------------------------------
+    def upsert_statements(self, items: Iterable[AnyStatement]) -> UpsertResult:
+        """Insert or replace statements by id, in one transaction per call. Identical content is unchanged."""
+
+    def upsert_concepts(self, items: Iterable[Concept]) -> UpsertResult:
+        """Insert concepts or merge into existing ones: alt labels, broader and related settings are unioned,
+        the existing preferred label is kept."""
+
+    def set_review_state(self, statement_id: str, state: ReviewState, reviewer: str | None = None) -> AnyStatement:
+        """Raise ``NotFound`` for an unknown id."""
+
+    # --- reads ------------------------------------------------------------------------------------------
+    def get_statement(self, statement_id: str) -> AnyStatement | None: ...
+
+    def existing_ids(self, ids: Sequence[str]) -> set[str]:
+        """Which of these statement ids are stored (for duplicate counting in ingest summaries)."""
+
+    def candidates(
+        self,
+        settings: Sequence[str],
+        behaviors: Sequence[str] | None = None,
+        review_states: frozenset[ReviewState] = ANSWERING_STATES,
+    ) -> list[Norm]:
+        """Norms whose setting label is one of ``settings`` and, if given, whose behaviour label is one of
+        ``behaviors``; ordered by id."""
+
+    def iter_statements(self, kinds: Sequence[Kind] | None = None) -> Iterator[AnyStatement]:
+        """Every statement (of these kinds), ordered by id."""
+
+    def get_concept(self, concept_id: str) -> Concept | None: ...
+
+    def find_concept(self, scheme: ConceptScheme, label: str) -> Concept | None:
+        """The concept whose preferred or alternative label normalises to ``label``'s."""
+
+    def concepts(self, scheme: ConceptScheme, related_setting: str | None = None) -> list[Concept]:
+        """Concepts of a scheme (optionally only those related to a setting id), ordered by id."""
+
+    def broader_closure(self, concept_id: str) -> list[str]:
+        """The concept and all its ``skos:broader`` ancestors, nearest first (cycles are cut)."""
+
+    def norm_counts_by_setting(self) -> dict[str, int]:
+        """Setting label -> number of statements in that setting."""
+
+    def stats(self) -> StoreStats: ...
+
+    def export(self, fmt: ExportFormat, out: BinaryIO) -> None:
+        """Write the whole bank as RDF (statements, concepts, provenance) using the normgraph ontology."""
+
+    def close(self) -> None: ...
