@@ -1,0 +1,40 @@
+"""The FastAPI app factory. uvicorn imports it by string (``api.app:create_app`` with ``--factory``), so
+each worker process builds its own app and opens its own store in the lifespan."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+import normgraph
+from api.deps import service_lifespan
+from api.errors import install_error_handlers
+from api.routers import health, norms, settings as settings_router
+from normgraph.settings import Settings
+
+DESCRIPTION = """
+A knowledge-graph norm bank: situational norms with the constraint frames under which they hold.
+
+* `POST /v1/norms/query` resolves what is expected, okay or unexpected in a setting given facts, with the
+  evidence (applicable, defeated and conditional norms, conflicts).
+* `GET /v1/settings`, `GET /v1/settings/{name}` browse the taxonomy; `GET /v1/norms/{id}` returns a statement
+  with its provenance.
+
+Every error has one shape: `{"error": {"code", "message", "details"}}`. Lists are cursor-paginated
+(`limit`, `cursor` → `next_cursor`).
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+    app = FastAPI(
+        title="normgraph",
+        version=normgraph.__version__,
+        description=DESCRIPTION,
+        lifespan=service_lifespan(settings),
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(norms.router)
+    app.include_router(settings_router.router)
+    return app

@@ -1,0 +1,34 @@
+"""The one ``NormBankService`` of a server process: opened when the app starts (lifespan), closed when it
+stops, handed to handlers as a dependency. Each uvicorn worker is its own process with its own service."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import Annotated, AsyncIterator
+
+from fastapi import Depends, FastAPI, Request
+
+from normgraph.services import NormBankService
+from normgraph.settings import Settings
+
+
+def service_lifespan(settings: Settings):
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service = NormBankService(settings)
+        app.state.service = service
+        try:
+            yield
+        finally:
+            app.state.service = None
+            service.close()
+
+    return lifespan
+
+
+# async on purpose: FastAPI runs sync dependencies in a thread pool, which costs more than this lookup.
+async def get_service(request: Request) -> NormBankService:
+    return request.app.state.service
+
+
+ServiceDep = Annotated[NormBankService, Depends(get_service)]
