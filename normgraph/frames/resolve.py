@@ -220,13 +220,21 @@ def answer_query(
     if behavior is not None:
         if not behavior.strip():
             raise InvalidInput("behavior must not be empty when given", {"behavior": behavior})
-        b = store.find_concept(ConceptScheme.behavior, behavior)
-        behaviors = [normalise_text(b.label), *(normalise_text(x) for x in b.alt_labels)] if b else [normalise_text(behavior)]
+        # Every concept the word names counts: an alias may also be another concept's preferred label.
+        found = store.find_concepts(ConceptScheme.behavior, behavior)
+        labels = [normalise_text(found[0].label)] if found else []  # names the answer's one group
+        labels.append(normalise_text(behavior))
+        for b in found:
+            labels += [normalise_text(b.label), *(normalise_text(x) for x in b.alt_labels)]
+        behaviors = list(dict.fromkeys(labels))
 
     groups: dict[str, list[Norm]] = defaultdict(list)
     canonical: dict[str, str] = {}
     for n in store.candidates(chain, behaviors, review_states):
         key = n.behavior or ""
+        if behaviors is not None:
+            groups[behaviors[0]].append(n)
+            continue
         if key not in canonical:
             bc = store.find_concept(ConceptScheme.behavior, key) if key else None
             canonical[key] = normalise_text(bc.label) if bc else key

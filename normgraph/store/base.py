@@ -86,6 +86,10 @@ class GraphStore(Protocol):
     def find_concept(self, scheme: ConceptScheme, label: str) -> Concept | None:
         """The concept whose preferred or alternative label normalises to ``label``'s."""
 
+    def find_concepts(self, scheme: ConceptScheme, label: str) -> list[Concept]:
+        """Every concept that ``label`` names, as preferred or alternative label: the one whose preferred label
+        it is first. An alias can collide with another concept's preferred label ("yell")."""
+
     def concepts(self, scheme: ConceptScheme, related_setting: str | None = None) -> list[Concept]:
         """Concepts of a scheme (optionally only those related to a setting id), ordered by id."""
 

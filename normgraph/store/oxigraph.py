@@ -376,8 +376,12 @@ class OxigraphStore:
         return hit.model_copy()  # callers may modify their copy; the cached one stays as stored
 
     def find_concept(self, scheme: ConceptScheme, label: str) -> Concept | None:
-        cid = self._labels(ConceptScheme(scheme)).get(normalise_text(label))
-        return None if cid is None else self.get_concept(cid)
+        ids = self._labels(ConceptScheme(scheme)).get(normalise_text(label))
+        return None if not ids else self.get_concept(ids[0])
+
+    def find_concepts(self, scheme: ConceptScheme, label: str) -> list[Concept]:
+        ids = self._labels(ConceptScheme(scheme)).get(normalise_text(label), ())
+        return [c for c in (self.get_concept(i) for i in ids) if c is not None]
 
     def concepts(self, scheme: ConceptScheme, related_setting: str | None = None) -> list[Concept]:
         scheme = ConceptScheme(scheme)
@@ -613,9 +617,9 @@ class OxigraphStore:
         ]
         self._write(lines, [], [])
 
-    def _labels(self, scheme: ConceptScheme) -> dict[str, str]:
-        """Normalised preferred/alternative label -> concept id for one scheme. A preferred label wins over
-        another concept's alias; ties go to the smallest id."""
+    def _labels(self, scheme: ConceptScheme) -> dict[str, tuple[str, ...]]:
+        """Normalised preferred/alternative label -> ids of the concepts it names in one scheme: the concept
+        whose preferred label it is first, then those that have it as an alias, each group by id."""
         with self._lock:
             index = self._label_index.get(scheme)
             generation = self._generation
@@ -629,9 +633,10 @@ class OxigraphStore:
             (int(row[2].value), m.concept_id_of(row[0].value), normalise_text(row[1].value))
             for row in self._select(query)
         )
-        index = {}
+        grouped: dict[str, dict[str, None]] = {}
         for _, cid, label in ranked:
-            index.setdefault(label, cid)
+            grouped.setdefault(label, {})[cid] = None
+        index = {label: tuple(ids) for label, ids in grouped.items()}
         with self._lock:
             if generation == self._generation:
                 self._label_index[scheme] = index

@@ -430,6 +430,13 @@ def test_find_concept_by_label_or_alias_ignoring_case_and_spaces(store: GraphSto
     # the label index follows writes
     store.upsert_concepts([concept(ConceptScheme.setting, "diner", alt_labels=("bistro",))])
     assert store.find_concept(ConceptScheme.setting, "Bistro").id == "setting/diner"  # type: ignore[union-attr]
+    # every concept a label names: the preferred-label owner first, then those with it as an alias
+    assert [c.id for c in store.find_concepts(ConceptScheme.setting, "Restaurant")] == [
+        "setting/restaurant",
+        "setting/diner",
+    ]
+    assert [c.id for c in store.find_concepts(ConceptScheme.setting, "bistro")] == ["setting/diner"]
+    assert store.find_concepts(ConceptScheme.setting, "nowhere") == []
 
 
 def test_broader_closure_nearest_first_and_cycles_cut(store: GraphStore) -> None:

@@ -174,6 +174,8 @@ def bank_store(tmp_path_factory):
         Concept(id=concept_id("behavior", b), scheme=ConceptScheme.behavior, label=b, alt_labels=tuple(alts), provenance=prov)
         for b, alts in ALIASES.items()
     ]
+    # A taxonomy may also have "yell" as a concept of its own (NormBank does): the alias must still reach "shout".
+    concepts.append(Concept(id=concept_id("behavior", "yell"), scheme=ConceptScheme.behavior, label="yell", provenance=prov))
     store.upsert_concepts(concepts)
     store.upsert_statements(_norms())
     yield store
