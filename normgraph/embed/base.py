@@ -1,0 +1,28 @@
+"""The ``Embedder`` protocol: text in, unit-length float32 vectors out.
+
+``model_id`` names the vector space, not just the model: two embedders with the same id must give the same
+vector for the same text, because the on-disk cache and the vector index are keyed by it. An index built with
+one model id refuses to answer queries embedded by another.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol, Sequence, runtime_checkable
+
+if TYPE_CHECKING:
+    import numpy as np
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    @property
+    def model_id(self) -> str:
+        """Stable name of the vector space, e.g. ``all-MiniLM-L6-v2@3f2a9c1d``."""
+
+    @property
+    def dim(self) -> int: ...
+
+    def encode(self, texts: Sequence[str]) -> "np.ndarray":
+        """``(len(texts), dim)`` float32, each row L2-normalised (inner product = cosine)."""
