@@ -21,6 +21,7 @@ from typing import Any, Iterable, Sequence
 from normgraph.errors import InvalidInput
 from normgraph.frames.grammar import coerce_constraints, format_constraint
 from normgraph.ids import KIND_PREFIX, concept_id, normalise_text, statement_id
+from normgraph.situations import situation_id
 from normgraph.models import (
     AnyStatement,
     Concept,
@@ -202,14 +203,16 @@ def make_statement(
     behavior_n = _clean_label(behavior, "behavior")
     country_n = _clean_label(country, "country")
     lab = parse_label(label) if label is not None else None
-    content = (
-        setting_n or "",
-        behavior_n or "",
-        "\x1e",
-        lab.value if lab else "",
-        normalise_text(situation or ""),
-        normalise_text(text),
-    )
+    content: tuple[str, ...] = ()
+    if id is None:
+        content = (
+            setting_n or "",
+            behavior_n or "",
+            "\x1e",
+            lab.value if lab else "",
+            normalise_text(situation or ""),
+            normalise_text(text),
+        )
     common: dict[str, Any] = dict(
         id=_statement_id(kind, source, id, content),
         text=text,
@@ -262,7 +265,10 @@ def make_concept(
     if scheme is ConceptScheme.attribute_value and not attribute:
         raise InvalidInput(f"attribute value {pref!r} needs its attribute", {"label": pref})
     attr = " ".join(attribute.split()).lower() if attribute else None
-    cid = concept_id(scheme.value, pref, attr if scheme is ConceptScheme.attribute_value else None)
+    if scheme is ConceptScheme.situation:
+        cid = situation_id(pref)
+    else:
+        cid = concept_id(scheme.value, pref, attr if scheme is ConceptScheme.attribute_value else None)
     # Alt labels are unique under normalisation (as the store compares them) and never repeat the preferred one.
     seen = {normalise_text(pref)}
     alts_list: list[str] = []
@@ -290,6 +296,80 @@ def make_concept(
         definition=definition,
         provenance=_provenance(source, source_row, source_file, licence, None),
     )
+
+
+_CLOSING_PUNCTUATION = re.compile(r"[\s.!?;:,]+$")
+
+
+def behavior_text(text: str | None) -> str | None:
+    """An action or behaviour as its source writes it, without a sentence's closing punctuation: Social-Chem's
+    "helping your friends." and NormBank's "helping your friends" are one behaviour."""
+    if text is None:
+        return None
+    out = _CLOSING_PUNCTUATION.sub("", " ".join(text.split()))
+    return out or None
+
+
+def linked_concepts(st: AnyStatement, *, behavior_as_written: str | None = None) -> list[Concept]:
+    """The concepts a statement's texts name, under the surface form its source used: its situation and its
+    behaviour (the preferred label when new, else an alternative label of the existing node). Statements from
+    different sources with the same normalised situation or behaviour meet in one node; each keeps its own
+    spelling as an alias.
+
+    The concepts carry the source, file and licence but not the row: one spelling is one concept however many
+    rows use it (the pipeline writes it once)."""
+    out: list[Concept] = []
+    prov = st.provenance
+    if st.situation is not None:
+        label = " ".join(st.situation.split())
+        out.append(_node(ConceptScheme.situation, situation_id(label), label, prov))
+    if st.behavior is not None:
+        label, cid = _behavior_label(behavior_as_written, st.behavior)
+        out.append(_node(ConceptScheme.behavior, cid, label, prov))
+    return out
+
+
+@lru_cache(maxsize=65536)
+def _behavior_label(written: str | None, behavior: str) -> tuple[str, str]:
+    cid = concept_id(ConceptScheme.behavior.value, behavior)
+    label = behavior_text(written)
+    if label is None or concept_id(ConceptScheme.behavior.value, label) != cid:
+        label = behavior  # not a spelling of this behaviour: name it as the statement does
+    return label, cid
+
+
+def _node(scheme: ConceptScheme, cid: str, label: str, prov: Provenance) -> Concept:
+    return _node_of(scheme, cid, label, prov.source, prov.source_file, prov.licence)
+
+
+@lru_cache(maxsize=65536)  # a situation's rules of thumb come in consecutive rows; actions repeat all over
+def _node_of(
+    scheme: ConceptScheme, cid: str, label: str, source: str, source_file: str | None, licence: str | None
+) -> Concept:
+    # Built without validation: every value comes from a statement that was validated a moment ago.
+    return Concept.model_construct(
+        id=cid, scheme=scheme, label=label, alt_labels=(), broader=(), related_settings=(), attribute=None,
+        subject=None, definition=None, provenance=_node_provenance(source, source_file, licence),
+    )
+
+
+@lru_cache(maxsize=1024)
+def _node_provenance(source: str, source_file: str | None, licence: str | None) -> Provenance:
+    return Provenance(source=source, source_file=source_file, licence=licence)
+
+
+def with_inferred_foundations(
+    st: AnyStatement, foundations: Sequence[str], method: str | None
+) -> AnyStatement:
+    """``st`` with moral foundations that were inferred, not given by its source: the foundations, and in its
+    provenance ``inferred["moral_foundations"]`` = the method (None: no inferred foundations)."""
+    inferred = dict(st.provenance.inferred)
+    if method:
+        inferred["moral_foundations"] = method
+    else:
+        inferred.pop("moral_foundations", None)
+    prov = st.provenance.model_copy(update={"inferred": inferred})
+    return st.model_copy(update={"moral_foundations": tuple(foundations) if method else (), "provenance": prov})
 
 
 def _valence(value: object) -> Valence:

@@ -29,11 +29,18 @@ def default_rejects_path(input_path: Path) -> Path:
 
 
 class RejectsWriter:
-    def __init__(self, path: Path, default_file: str) -> None:
+    """Writes rejects to ``path``. ``append_from`` (a resumed ingest) keeps the file's first that many bytes —
+    the rejects of the batches already committed — and appends after them."""
+
+    def __init__(self, path: Path, default_file: str, append_from: int | None = None) -> None:
         self.path = path
         self.default_file = default_file
         self.count = 0
         self._fh: IO[bytes] | None = None
+        if append_from is not None and path.is_file():
+            self._fh = open(self.path, "r+b")
+            self._fh.truncate(append_from)
+            self._fh.seek(append_from)
 
     def write(self, reject: Reject) -> None:
         if self._fh is None:
@@ -49,6 +56,13 @@ class RejectsWriter:
     @property
     def written_path(self) -> str | None:
         return str(self.path) if self.count else None
+
+    def flush(self) -> None:
+        if self._fh is not None:
+            self._fh.flush()
+
+    def size(self) -> int:
+        return self._fh.tell() if self._fh is not None else 0
 
     def close(self) -> None:
         if self._fh is not None:

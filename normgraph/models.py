@@ -137,6 +137,7 @@ class ConceptScheme(str, Enum):
     item = "item"
     moral_foundation = "moral_foundation"
     schwartz_value = "schwartz_value"
+    situation = "situation"  # the free-text situations statements are written for (normgraph.situations)
 
 
 _frozen = ConfigDict(frozen=True, extra="forbid")
@@ -188,6 +189,11 @@ class Provenance(BaseModel):
     generated_by: str | None = Field(None, description="model that generated the statement, if any")
     reviewer: str | None = None
     created_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+    inferred: dict[str, str] = Field(
+        default_factory=dict,
+        description="fields of the statement inferred rather than read from the source -> the method, e.g. "
+        "moral_foundations -> 'MFD 2.0 lexicon match: care (hurt)'",
+    )
 
 
 class Statement(BaseModel):
@@ -213,6 +219,9 @@ class Norm(Statement):
     label: Label
     constraints: tuple[Constraint, ...] = ()
     split: str | None = Field(None, description="train/dev/test where the source has one")
+    moral_foundations: tuple[str, ...] = Field(
+        (), description="moral foundations the judged behaviour concerns (inferred ones are named in provenance.inferred)"
+    )
 
     @property
     def frame(self) -> Frame:

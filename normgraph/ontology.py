@@ -60,6 +60,7 @@ SCHEME_IRI: dict[ConceptScheme, str] = {
     ConceptScheme.item: NG + "ItemScheme",
     ConceptScheme.moral_foundation: NG + "MoralFoundationScheme",
     ConceptScheme.schwartz_value: NG + "SchwartzValueScheme",
+    ConceptScheme.situation: NG + "SituationScheme",
 }
 SCHEME_OF_IRI: dict[str, ConceptScheme] = {iri: scheme for scheme, iri in SCHEME_IRI.items()}
 

@@ -22,6 +22,7 @@ from typing import Iterator, NamedTuple
 from normgraph.errors import ConstraintSyntaxError, IngestError, InvalidInput
 from normgraph.frames.grammar import parse_frame
 from normgraph.models import Label
+from normgraph.source_registry import licence_of
 from normgraph.sources import IngestSummary
 from normgraph.store.base import GraphStore
 from pydantic import ValidationError
@@ -31,7 +32,7 @@ from ingest.pipeline import ByteCounter, Record, check_file, run
 from ingest.rejects import Reject
 
 SOURCE = "normbank"
-LICENCE = "CC BY-SA 4.0"
+LICENCE = licence_of(SOURCE)
 COLUMNS = (
     "setting",
     "behavior",

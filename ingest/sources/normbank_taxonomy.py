@@ -43,6 +43,7 @@ from typing import Iterator
 from normgraph.errors import IngestError
 from normgraph.ids import concept_id, normalise_text
 from normgraph.models import ConceptScheme, Subject
+from normgraph.source_registry import licence_of
 from normgraph.sources import IngestSummary
 from normgraph.store.base import GraphStore
 
@@ -51,7 +52,7 @@ from ingest.pipeline import Record, check_dir, run
 from ingest.rejects import Reject
 
 SOURCE = "normbank-taxonomy"
-LICENCE = "CC BY-SA 4.0"
+LICENCE = licence_of(SOURCE)
 ENV_KEY = "the environment"
 PERSON_ATTR_KEY = "the PERSON PERFORMING BEHAVIOR's attribute"
 OTHER_ATTR_KEY = "some OTHER PERSON's attribute"

@@ -12,6 +12,10 @@ Shape of the graph (see ontology/normgraph.ttl):
   itself (it is the ``prov:Entity``): ``prov:wasDerivedFrom`` -> its source (an ``ng:SourceDataset`` node with
   ``ng:sourceDataset``, ``ng:sourceFile``, ``dct:license``, shared by every statement read from that file),
   ``ng:sourceRow``, ``ng:agreement``, ``prov:wasGeneratedBy``, ``prov:generatedAtTime`` …;
+- a statement written for a situation keeps the text as written (``ng:situation``) and links the situation
+  node (``ng:inSituation``), one SKOS concept of ``ng:SituationScheme`` per normalised text, shared across
+  sources (``normgraph.situations``); source nodes of registered sources carry their attribution
+  (``dct:title``, ``dct:bibliographicCitation``, ``dct:rights``) so exports credit them;
 - constraints are content-addressed nodes ``ngx:<hash>`` (subject, attribute, relation, value) shared by
   every statement that states the same constraint, linked with ``ng:constraint``;
 - ``ng:payload`` holds the statement's (or concept's) own JSON so that reading it back is one lookup
@@ -31,6 +35,8 @@ from pydantic import TypeAdapter
 
 from normgraph.frames.grammar import format_constraint
 from normgraph.ids import concept_id, normalise_text, slug
+from normgraph.situations import situation_id
+from normgraph.source_registry import source_info
 from normgraph.models import (
     AnyStatement,
     Concept,
@@ -85,6 +91,9 @@ PROV_GENERATED_BY = PROV + "wasGeneratedBy"
 PROV_GENERATED_AT = PROV + "generatedAtTime"
 DCT_IDENTIFIER = DCT + "identifier"
 DCT_LICENSE = DCT + "license"
+DCT_TITLE = DCT + "title"
+DCT_CITATION = DCT + "bibliographicCitation"
+DCT_RIGHTS = DCT + "rights"
 
 NG_STATEMENT = NG + "Statement"
 NG_CONSTRAINT_CLASS = NG + "Constraint"
@@ -93,6 +102,7 @@ NG_TEXT = NG + "text"
 NG_SETTING = NG + "setting"
 NG_BEHAVIOR = NG + "behavior"
 NG_SITUATION = NG + "situation"
+NG_IN_SITUATION = NG + "inSituation"
 NG_COUNTRY = NG + "country"
 NG_REVIEW_STATE = NG + "reviewState"
 NG_LABEL = NG + "label"
@@ -114,6 +124,7 @@ NG_SOURCE_ROW = NG + "sourceRow"
 NG_SOURCE_FILE = NG + "sourceFile"
 NG_AGREEMENT = NG + "agreement"
 NG_REVIEWER = NG + "reviewer"
+NG_INFERRED = NG + "inferred"
 NG_MODEL = NG + "model"
 NG_PAYLOAD = NG + "payload"
 
@@ -155,7 +166,13 @@ _STATEMENT_FIELDS: dict[str, str] = {
     "provenance": PROV_DERIVED,
 }
 FIELD_TERMS: dict[str, dict[str, str]] = {
-    "Norm": {**_STATEMENT_FIELDS, "label": NG_LABEL, "constraints": NG_CONSTRAINT, "split": NG_SPLIT},
+    "Norm": {
+        **_STATEMENT_FIELDS,
+        "label": NG_LABEL,
+        "constraints": NG_CONSTRAINT,
+        "split": NG_SPLIT,
+        "moral_foundations": NG_MORAL_FOUNDATION,
+    },
     "RuleOfThumb": {
         **_STATEMENT_FIELDS,
         "label": NG_LABEL,
@@ -180,6 +197,7 @@ FIELD_TERMS: dict[str, dict[str, str]] = {
         "generated_by": PROV_GENERATED_BY,
         "reviewer": NG_REVIEWER,
         "created_at": PROV_GENERATED_AT,
+        "inferred": NG_INFERRED,
     },
     "Concept": {
         "id": DCT_IDENTIFIER,
@@ -241,6 +259,17 @@ def behavior_iri(label: str) -> str:
     return concept_iri(concept_id(ConceptScheme.behavior.value, label))
 
 
+@lru_cache(maxsize=65536)
+def situation_iri(text: str) -> str:
+    """The situation node a statement's situation text links to (``normgraph.situations.situation_id``)."""
+    return concept_iri(situation_id(text))
+
+
+def node_id(scheme: ConceptScheme, label: str) -> str:
+    """The id of the concept a statement names by label in ``scheme``."""
+    return situation_id(label) if scheme is ConceptScheme.situation else concept_id(scheme.value, label)
+
+
 @lru_cache(maxsize=4096)
 def attribute_iri(attribute: str) -> str:
     return concept_iri(concept_id(ConceptScheme.attribute.value, attribute))
@@ -277,6 +306,7 @@ def activity_iri(model: str) -> str:
     return ACTIVITY_NS + "generation/" + slug(model)
 
 
+@lru_cache(maxsize=1024)
 def moral_foundation_iri(name: str) -> str:
     """Social-Chem-101 writes foundations as ``care-harm``, ``fairness-cheating`` …: link the MFT concept."""
     n = normalise_text(name)
@@ -333,6 +363,7 @@ _T_LABEL = _T["NG_LABEL"]
 _T_CONSTRAINT = _T["NG_CONSTRAINT"]
 _T_SPLIT = _T["NG_SPLIT"]
 _T_PAYLOAD = _T["NG_PAYLOAD"]
+_T_IN_SITUATION = _T["NG_IN_SITUATION"]
 _KIND_T = {k: iri(v) for k, v in KIND_CLASS.items()}
 _LABEL_T = {k: iri(v) for k, v in LABEL_IRI.items()}
 _REVIEW_STATE_T = {k: iri(v) for k, v in REVIEW_STATE_IRI.items()}
@@ -355,16 +386,20 @@ def decode_concept(payload: str) -> Concept:
     return Concept.model_validate_json(payload)
 
 
+_EMPTY: tuple[Any, ...] = (None, {}, [], ())
+
+
 def same_content(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """Equal apart from the provenance timestamp: re-ingesting the same row later is not a change."""
-    if a.keys() != b.keys():
-        return False
-    for key, va in a.items():
-        vb = b[key]
+    """Equal apart from the provenance timestamp: re-ingesting the same row later is not a change. A field one
+    side lacks and the other holds empty counts as equal, so payloads written before a field was added to the
+    models (e.g. ``provenance.inferred``) do not make every re-ingested row an update."""
+    for key in a.keys() | b.keys():
+        va, vb = a.get(key), b.get(key)
         if key == "provenance" and isinstance(va, dict) and isinstance(vb, dict):
-            if {k: v for k, v in va.items() if k != "created_at"} != {k: v for k, v in vb.items() if k != "created_at"}:
-                return False
-        elif va != vb:
+            for k in va.keys() | vb.keys():
+                if k != "created_at" and va.get(k) != vb.get(k) and not (va.get(k) in _EMPTY and vb.get(k) in _EMPTY):
+                    return False
+        elif va != vb and not (va in _EMPTY and vb in _EMPTY):
             return False
     return True
 
@@ -383,6 +418,8 @@ def provenance_lines(s: str, p: Provenance, out: list[str]) -> None:
         add(f"{s} {_T['PROV_GENERATED_BY']} <{activity_iri(p.generated_by)}> .")
     if p.reviewer is not None:
         add(f"{s} {_T['NG_REVIEWER']} {lit(p.reviewer)} .")
+    if p.inferred:
+        add(f"{s} {_T['NG_INFERRED']} {typed(orjson.dumps(p.inferred).decode(), RDF_JSON)} .")
     add(f'{s} {_T_GENERATED_AT} "{p.created_at.isoformat()}"^^<{XSD_DATETIME}> .')
 
 
@@ -398,7 +435,21 @@ def source_lines(p: Provenance) -> list[str]:
         out.append(_line(s, _T_SOURCE_FILE, lit(p.source_file)))
     if p.licence is not None:
         out.append(_line(s, _T_LICENSE, lit(p.licence)))
+    out += _attribution_lines(s, p.source)
     return out
+
+
+@lru_cache(maxsize=256)
+def _attribution_lines(s: str, source: str) -> tuple[str, ...]:
+    """What a registered source's licence asks exports to carry (normgraph/source_registry.py)."""
+    info = source_info(source)
+    if info is None:
+        return ()
+    return (
+        _line(s, _T["DCT_TITLE"], lit(info.title)),
+        _line(s, _T["DCT_CITATION"], lit(info.attribution)),
+        _line(s, _T["DCT_RIGHTS"], lit(info.notice())),
+    )
 
 
 def activity_lines(model: str) -> list[str]:
@@ -435,6 +486,7 @@ def statement_lines(st: AnyStatement, payload: str | None) -> list[str]:
         add(f"{s} {_T_BEHAVIOR} <{behavior_iri(st.behavior)}> .")
     if st.situation is not None:
         add(f"{s} {_T['NG_SITUATION']} {lit(st.situation)} .")
+        add(f"{s} {_T_IN_SITUATION} <{situation_iri(st.situation)}> .")
     if st.country is not None:
         add(f"{s} {_T['NG_COUNTRY']} {lit(st.country)} .")
     if isinstance(st, Norm):
@@ -443,6 +495,8 @@ def statement_lines(st: AnyStatement, payload: str | None) -> list[str]:
             add(f"{s} {_T_CONSTRAINT} <{constraint_iri(c)}> .")
         if st.split is not None:
             add(f"{s} {_T_SPLIT} {lit(st.split)} .")
+        for mf in st.moral_foundations:
+            add(f"{s} {_T['NG_MORAL_FOUNDATION']} <{moral_foundation_iri(mf)}> .")
     elif isinstance(st, RuleOfThumb):
         if st.label is not None:
             add(f"{s} {_T_LABEL} {_LABEL_T[st.label]} .")
@@ -470,6 +524,8 @@ def concept_refs(st: AnyStatement) -> Iterator[tuple[str, ConceptScheme, str, Su
         yield setting_iri(st.setting), _SETTING, st.setting, None
     if st.behavior is not None:
         yield behavior_iri(st.behavior), _BEHAVIOR, st.behavior, None
+    if st.situation is not None:
+        yield situation_iri(st.situation), _SITUATION, " ".join(st.situation.split()), None
     if isinstance(st, Norm):
         for c in st.constraints:
             kind = _ENVIRONMENT if c.subject is _ENVIRONMENT else _PERSON
@@ -478,12 +534,13 @@ def concept_refs(st: AnyStatement) -> Iterator[tuple[str, ConceptScheme, str, Su
 
 # Enum members bound once: class-attribute access to a member is a Python-level property call in 3.11.
 _SETTING, _BEHAVIOR, _ATTRIBUTE = ConceptScheme.setting, ConceptScheme.behavior, ConceptScheme.attribute
+_SITUATION = ConceptScheme.situation
 _PERSON, _ENVIRONMENT = Subject.person, Subject.environment
 
 
 def minimal_concept(scheme: ConceptScheme, label: str, subject: Subject | None, source: Provenance) -> Concept:
     return Concept(
-        id=concept_id(scheme.value, label),
+        id=node_id(scheme, label),
         scheme=scheme,
         label=label,
         subject=subject,

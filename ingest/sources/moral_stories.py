@@ -1,0 +1,137 @@
+"""Moral Stories as published (``moral_stories_full.jsonl`` and the task splits): one JSON object per line with
+``ID, norm, situation, intention, moral_action, moral_consequence, immoral_action, immoral_consequence``.
+
+Each story gives three statements, all linked to the story's situation:
+
+- the **norm** as a rule of thumb (``text`` = ``norm``), with the story's ``intention``, actions and
+  consequences among its ``judgments``;
+- the **moral action** as a norm judged ``expected`` and the **immoral action** as a norm judged
+  ``unexpected`` — each action is a behaviour node, shared with any other source that writes the same action.
+
+Ids come from ``ID`` (``<ID>`` for the rule, ``<ID>/moral_action`` and ``<ID>/immoral_action`` for the actions).
+``ID``, ``norm`` and ``situation`` are required; a story without an action gives the statements it has. Keys
+other than those above (e.g. a classification split's ``label``) are kept among the rule's judgments.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import orjson
+from normgraph.errors import IngestError, InvalidInput
+from normgraph.models import Kind, Label
+from normgraph.source_registry import licence_of
+from pydantic import ValidationError
+
+from ingest.canonical import behavior_text, linked_concepts, make_norm, make_statement
+from ingest.checkpoint import Position
+from ingest.pipeline import ByteCounter, Record, check_file, run_resumable
+from ingest.rejects import Reject
+from ingest.tabular import open_binary, short_error
+
+SOURCE = "moral-stories"
+LICENCE = licence_of(SOURCE)
+COLUMNS = ("ID", "norm", "situation", "intention", "moral_action", "moral_consequence", "immoral_action",
+           "immoral_consequence")
+_STORY = ("intention", "moral_action", "moral_consequence", "immoral_action", "immoral_consequence")
+
+
+class MoralStories:
+    name = SOURCE
+    description = "Moral Stories JSON Lines (ID, norm, situation, intention, moral/immoral action and consequence)"
+    columns = COLUMNS
+
+    def load(self, path, store, *, rejects_path=None, progress=True, batch_size=5000):
+        path = check_file(path)
+        return run_resumable(
+            source=self.name,
+            path=path,
+            records=lambda start, counter: self.records(path, counter, start=start),
+            store=store,
+            rejects_path=rejects_path,
+            progress=progress,
+            batch_size=batch_size,
+        )
+
+    def records(self, path, counter: ByteCounter | None = None, *, start: Position | None = None) -> Iterator[Record]:
+        path = check_file(path)
+        counter = counter if counter is not None else ByteCounter()
+        rows = 0
+        with open_binary(path) as fh:
+            if start is not None:
+                fh.seek(start.offset)
+                counter.done, counter.line = start.offset, start.line
+                rows = 1  # the part before the checkpoint was not empty
+            for raw in fh:
+                counter.done += len(raw)
+                counter.line += 1
+                line = counter.line
+                if not raw.strip():
+                    continue
+                rows += 1
+                yield _record(raw, line, path.name)
+        if rows == 0:
+            raise IngestError(f"{path}: empty file", {"file": str(path)})
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace").rstrip("\r\n")
+
+
+def _record(raw: bytes, line: int, file_name: str) -> Record:
+    if line == 1 and raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        return Reject(line, f"not JSON: {e}", _text(raw))
+    if not isinstance(obj, dict):
+        return Reject(line, "expected a JSON object (one story per line)", _text(raw))
+    try:
+        return (line, story(obj, line, file_name))
+    except (InvalidInput, ValidationError) as e:
+        return Reject(line, short_error(e), _text(raw))
+
+
+def _field(obj: dict[str, Any], key: str) -> str | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(f"{key!r} must be a string, not {type(value).__name__}")
+    return value.strip() or None
+
+
+def story(obj: dict[str, Any], line: int, file_name: str | None = None) -> list:
+    """One story -> its rule of thumb and judged actions (and their behaviour nodes)."""
+    raw_id = obj.get("ID")
+    if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)) or not str(raw_id).strip():
+        raise InvalidInput("missing 'ID'")
+    story_id = str(raw_id).strip()
+    norm = _field(obj, "norm")
+    situation = _field(obj, "situation")
+    if norm is None:
+        raise InvalidInput("missing 'norm'")
+    if situation is None:
+        raise InvalidInput("missing 'situation'")
+    judgments = {k: obj[k] for k in obj if k not in ("ID", "norm", "situation") and obj[k] is not None}
+    for k in _STORY:
+        _field(obj, k)  # type check
+    common = dict(source=SOURCE, source_row=story_id, source_file=file_name, licence=LICENCE, situation=situation)
+    rule = make_statement(kind=Kind.rule_of_thumb, id=story_id, text=norm, judgments=judgments, **common)
+    out: list = [rule]
+    for key, label, verb in (("moral_action", Label.expected, "keeps"), ("immoral_action", Label.unexpected, "breaks")):
+        action = _field(obj, key)
+        if action is None:
+            continue
+        act = make_norm(
+            id=f"{story_id}/{key}",
+            behavior=behavior_text(action),
+            constraints=(),
+            setting=None,
+            label=label,
+            text=f"{action} ({label.value}: it {verb} the norm \"{norm}\")",
+            **common,
+        )
+        out += [act, *linked_concepts(act, behavior_as_written=action)]
+    return out
