@@ -8,7 +8,8 @@ from fastapi import FastAPI
 import normgraph
 from api.deps import service_lifespan
 from api.errors import install_error_handlers
-from api.routers import health, norms, settings as settings_router
+from api.routers import health, norms, settings as settings_router, situations
+from api.routers import retrieval
 from normgraph.settings import Settings
 
 DESCRIPTION = """
@@ -18,6 +19,10 @@ A knowledge-graph norm bank: situational norms with the constraint frames under 
   evidence (applicable, defeated and conditional norms, conflicts).
 * `GET /v1/settings`, `GET /v1/settings/{name}` browse the taxonomy; `GET /v1/norms/{id}` returns a statement
   with its provenance.
+* `GET /v1/situations/{id}` (or `?text=`) returns a situation with the rules of thumb, values, rights, duties
+  and norms linked to it, and the attribution their sources' licences ask for.
+* `POST /v1/retrieve` finds the statements most relevant to a free-text situation (hybrid dense + BM25 with
+  graph filters); `POST /v1/prompt` assembles them into a context block for an agent, with citation ids.
 
 Every error has one shape: `{"error": {"code", "message", "details"}}`. Lists are cursor-paginated
 (`limit`, `cursor` → `next_cursor`).
@@ -37,4 +42,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(norms.router)
     app.include_router(settings_router.router)
+    app.include_router(situations.router)
+    app.include_router(retrieval.router)
     return app

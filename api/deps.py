@@ -16,6 +16,9 @@ def service_lifespan(settings: Settings):
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service = NormBankService(settings)
+        # The model and the index load in the background (seconds), so the first /v1/retrieve does not wait
+        # for them and every other endpoint answers at once.
+        service.retrieval.preload()
         app.state.service = service
         try:
             yield

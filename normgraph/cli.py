@@ -116,13 +116,25 @@ def _print_summary(s: Any, out: Callable[[str], None] = click.echo) -> None:
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--rejects", type=click.Path(dir_okay=False, path_type=Path), help="Where rejected rows go (JSONL).")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
+@click.option(
+    "--embed/--no-embed",
+    default=None,
+    help="Bring the retrieval index up to date afterwards (default: NORMGRAPH_EMBED_ON_INGEST, on); "
+    "--no-embed defers it to `normgraph index build`.",
+)
 @pass_state
-def ingest(state: _State, source: str, path: Path, rejects: Path | None, progress: bool) -> None:
+def ingest(state: _State, source: str, path: Path, rejects: Path | None, progress: bool, embed: bool | None) -> None:
     """Load PATH with the SOURCE reader (see `normgraph sources`). Re-ingesting the same file is a no-op.
 
     Exits 3 when the input was loaded but some rows were rejected."""
-    summary = state.service().ingest(source, path, rejects_path=rejects, progress=progress)
+    from normgraph.cli_retrieval import embed_wanted, update_index
+
+    service = state.service()
+    embed = embed_wanted(service, embed)
+    summary = service.ingest(source, path, rejects_path=rejects, progress=progress, embed=False)
     _print_summary(summary)
+    if embed:
+        update_index(service, bool(summary.loaded or summary.updated), progress)
     if summary.rejected:
         click.echo(f"{summary.rejected} row(s) rejected: see {summary.rejects_path}", err=True)
         click.get_current_context().exit(EXIT_REJECTS)
@@ -133,10 +145,15 @@ def sources() -> None:
     """List the installed ingest sources with what they expect."""
     from normgraph.sources import available_sources
 
+    from normgraph.source_registry import source_info
+
     for name, src in available_sources().items():
         click.echo(f"{name}\n    {src.description}")
         if src.columns:
             click.echo(f"    columns: {', '.join(src.columns)}")
+        info = source_info(name)
+        if info is not None:
+            click.echo(f"    licence: {info.licence}" + (" (share-alike)" if info.share_alike else ""))
 
 
 @cli.command()
@@ -148,16 +165,32 @@ def sources() -> None:
 @click.option("--no-taxonomy", is_flag=True, help="Load only the demo bank and its own small taxonomy.")
 @click.option("--if-empty", is_flag=True, help="Do nothing when the store already holds statements.")
 @click.option("--progress/--no-progress", default=True, help="Show progress bars.")
+@click.option(
+    "--embed/--no-embed",
+    default=None,
+    help="Build the retrieval index if it is missing or out of date (default: NORMGRAPH_EMBED_ON_INGEST, on).",
+)
 @pass_state
-def demo(state: _State, taxonomy: Path | None, no_taxonomy: bool, if_empty: bool, progress: bool) -> None:
-    """Load the demo bank (and the NormBank taxonomy when available)."""
+def demo(
+    state: _State, taxonomy: Path | None, no_taxonomy: bool, if_empty: bool, progress: bool, embed: bool | None
+) -> None:
+    """Load the demo bank (and the NormBank taxonomy when available), then build the retrieval index."""
+    from normgraph.cli_retrieval import embed_wanted, update_index
+
     service = state.service()
-    summaries = service.load_demo(taxonomy, if_empty=if_empty, with_taxonomy=not no_taxonomy, progress=progress)
+    embed = embed_wanted(service, embed)
+    summaries = service.load_demo(
+        taxonomy, if_empty=if_empty, with_taxonomy=not no_taxonomy, progress=progress, embed=False
+    )
     if not summaries:
         click.echo(f"store at {service.settings.store_path} already holds statements; nothing loaded")
+        if embed:
+            update_index(service, False, progress)
         return
     for s in summaries:
         _print_summary(s)
+    if embed:
+        update_index(service, any(s.loaded or s.updated for s in summaries), progress)
     rejected = [s for s in summaries if s.rejected]
     if rejected:
         for s in rejected:
@@ -177,7 +210,13 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 @cli.command()
-@click.option("--setting", "-s", required=True, help="Setting name or alias, e.g. restaurant.")
+@click.option("--setting", "-s", help="Setting name or alias, e.g. restaurant.")
+@click.option(
+    "--situation",
+    metavar="ID|TEXT",
+    help="Instead of a setting: a situation (its id or its text) with the rules of thumb, values, rights, "
+    "duties and norms linked to it.",
+)
 @click.option("--behavior", "-b", help="Only this behaviour (or an alias of it).")
 @click.option(
     "--fact",
@@ -194,7 +233,8 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 @pass_state
 def query(
     state: _State,
-    setting: str,
+    setting: str | None,
+    situation: str | None,
     behavior: str | None,
     facts: tuple[str, ...],
     limit: int | None,
@@ -202,8 +242,17 @@ def query(
     all_pages: bool,
     as_json: bool,
 ) -> None:
-    """What holds in a setting, given facts: the resolved label per behaviour with its evidence."""
+    """What holds in a setting, given facts: the resolved label per behaviour with its evidence. With
+    --situation: what the graph links to a situation."""
+    if (setting is None) == (situation is None):
+        raise click.UsageError("give --setting (with --behavior/--fact) or --situation")
     service = state.service()
+    if situation is not None:
+        if behavior or facts or cursor or all_pages:
+            raise click.UsageError("--situation takes no --behavior, --fact, --cursor or --all")
+        _print_situation(service.situation(situation, limit=limit), as_json)
+        return
+    assert setting is not None
     result = service.query(setting, behavior, list(facts), limit=limit, cursor=cursor)
     if all_pages:
         pages = [result]
@@ -235,6 +284,42 @@ def query(
     click.echo(_table(("behaviour", "label", "basis", "confidence", "norms", "defeated", "conditional", "conflict"), rows))
     if result.next_cursor:
         click.echo(f"more behaviours: --cursor {result.next_cursor}  (or --all)")
+
+
+def _print_situation(view: Any, as_json: bool) -> None:
+    if as_json:
+        click.echo(view.model_dump_json(indent=2))
+        return
+    click.echo(f"situation: {view.text}")
+    click.echo(f"id:        {view.id}")
+    if view.aliases:
+        click.echo("aliases:   " + "; ".join(view.aliases))
+    sections = (
+        ("rules of thumb", view.rules_of_thumb, lambda s: (s.label.value if s.label else "-")),
+        ("values", view.values, lambda s: s.valence.value),
+        ("rights", view.rights, lambda s: s.valence.value),
+        ("duties", view.duties, lambda s: s.valence.value),
+        ("norms", view.norms, lambda s: s.label.value),
+    )
+    for title, items, judged in sections:
+        if not items:
+            continue
+        click.echo(f"\n{title} ({len(items)}):")
+        click.echo(_table(("id", "judged", "source", "text"),
+                          [(s.id, judged(s), s.provenance.source, _short_text(s.text)) for s in items]))
+    if view.behaviors:
+        click.echo("\nbehaviours judged: " + "; ".join(f"{b.label} ({b.statements})" for b in view.behaviors))
+    if view.as_behavior:
+        click.echo(f"\nabout the behaviour '{view.text}' elsewhere ({len(view.as_behavior)}):")
+        click.echo(_table(("id", "kind", "source", "text"),
+                          [(s.id, s.kind.value, s.provenance.source, _short_text(s.text)) for s in view.as_behavior]))
+    if view.attribution:
+        click.echo("\nsources:\n" + "\n".join(f"  {a}" for a in view.attribution))
+
+
+def _short_text(text: str, width: int = 90) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 @cli.command()
@@ -339,6 +424,13 @@ def serve(state: _State, host: str | None, port: int | None, workers: int | None
         f"{', read-only' if settings.read_only else ''}); docs at /docs",
         err=True,
     )
+    from normgraph.cli_retrieval import serving_note
+
+    click.echo(serving_note(settings), err=True)
+    # Spawned workers read this at start: glibc otherwise gives each of a worker's request threads its own
+    # malloc arena, which held ~110 MB more per worker after a burst of retrieval requests
+    # (docs/decisions/0006-retrieval-http.md).
+    os.environ.setdefault("MALLOC_ARENA_MAX", "2")
     uvicorn.run(
         "api.app:create_app",
         factory=True,
@@ -354,6 +446,17 @@ def _env_value(value: Any) -> str:
     if isinstance(value, bool):
         return "1" if value else "0"
     return str(value)
+
+
+# --- retrieval: index build|status|verify, retrieve, prompt, mcp (normgraph/cli_retrieval.py) -------------
+def _add_retrieval_commands() -> None:
+    from normgraph.cli_retrieval import COMMANDS
+
+    for command in COMMANDS:
+        cli.add_command(command)
+
+
+_add_retrieval_commands()
 
 
 if __name__ == "__main__":  # pragma: no cover

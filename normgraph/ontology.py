@@ -34,6 +34,7 @@ CONCEPT_NS = BASE + "concept/"
 CONSTRAINT_NS = BASE + "constraint/"
 SOURCE_NS = BASE + "source/"
 ACTIVITY_NS = BASE + "activity/"
+CONTEXT_NS = BASE + "context/"
 
 PREFIXES: dict[str, str] = {
     "ng": NG,

@@ -12,7 +12,7 @@ import re
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, BinaryIO, Iterable, Sequence, get_args
+from typing import TYPE_CHECKING, Any, BinaryIO, Iterable, Sequence, get_args
 
 from pydantic import BaseModel, Field
 
@@ -22,10 +22,17 @@ from normgraph.frames.resolve import answer_query, decode_cursor, encode_cursor
 from normgraph.frames.results import QueryResult
 from normgraph.ids import concept_id, normalise_text
 from normgraph.models import AnyStatement, Concept, ConceptScheme, Constraint, ReviewState, StoreStats
+from normgraph.retrieval_service import RetrievalService, require_installed
 from normgraph.settings import Settings
+from normgraph.situations import SituationView, situation_view
 from normgraph.sources import IngestSummary, available_sources
 from normgraph.store import open_store
 from normgraph.store.base import ANSWERING_STATES, ExportFormat, GraphStore
+
+if TYPE_CHECKING:  # numpy, faiss and torch load only when retrieval is used
+    from normgraph.index.maintenance import BuildReport, IndexStatus, VerifyReport
+    from normgraph.prompting import PromptResult
+    from normgraph.retrieval import RetrievalResult
 
 DEMO_DIR = Path(__file__).resolve().parent / "demo"
 DEMO_TAXONOMY = DEMO_DIR / "taxonomy.json"
@@ -35,8 +42,6 @@ EXPORT_FORMATS: tuple[str, ...] = get_args(ExportFormat)
 # Statement ids are content-derived (``n-3f2a…``); anything outside this alphabet cannot be one, and is
 # answered "not found" before it reaches a query string.
 _STATEMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$")
-# Per process; with several workers each has its own.
-_ANSWER_CACHE_BYTES = 32 * 1024 * 1024
 
 
 def default_taxonomy_dir() -> Path | None:
@@ -92,9 +97,12 @@ class NormBankService:
         self._vocabulary: dict[str, list[str]] | None = None
         self._answers: OrderedDict[tuple, bytes] = OrderedDict()
         self._answer_bytes = 0
+        self._retrieval: RetrievalService | None = None
 
     # --- lifecycle --------------------------------------------------------------------------------------
     def close(self) -> None:
+        if self._retrieval is not None:
+            self._retrieval.close()
         self.store.close()
 
     def __enter__(self) -> "NormBankService":
@@ -110,6 +118,8 @@ class NormBankService:
             self._vocabulary = None
             self._answers.clear()
             self._answer_bytes = 0
+        if self._retrieval is not None:
+            self._retrieval.invalidate()
 
     # --- queries ----------------------------------------------------------------------------------------
     def page_limit(self, limit: int | None) -> int:
@@ -165,7 +175,7 @@ class NormBankService:
             hash(key)
         except TypeError:  # an unhashable fact (a dict): answer without the cache
             key = None
-        if key is not None:
+        if key is not None and self.settings.answer_cache_mb > 0:
             with self._lock:
                 hit = self._answers.get(key)
                 if hit is not None:
@@ -181,12 +191,13 @@ class NormBankService:
             review_states=review_states,
         )
         answer = result.__pydantic_serializer__.to_json(result)
-        if key is not None and len(answer) <= _ANSWER_CACHE_BYTES // 8:
+        budget = self.settings.answer_cache_mb * 1024 * 1024
+        if key is not None and len(answer) <= budget // 8:
             with self._lock:
                 if key not in self._answers:
                     self._answers[key] = answer
                     self._answer_bytes += len(answer)
-                while self._answer_bytes > _ANSWER_CACHE_BYTES:
+                while self._answer_bytes > budget:
                     self._answer_bytes -= len(self._answers.popitem(last=False)[1])
         return answer
 
@@ -195,6 +206,13 @@ class NormBankService:
         if found is None:
             raise NotFound(f"no statement with id {statement_id!r}", {"id": statement_id})
         return found
+
+    def situation(self, key: str, *, limit: int | None = None) -> SituationView:
+        """A situation (by id, with or without ``situation/``, or by its text) with the rules of thumb, values,
+        rights, duties and norms the graph links to it. Raises ``NotFound``."""
+        if not isinstance(key, str) or not key.strip() or len(key) > 20000:
+            raise NotFound("no situation given", {"situation": key})
+        return situation_view(self.store, key, limit=self.page_limit(limit) if limit else 500)
 
     def list_settings(self, limit: int | None = None, cursor: str | None = None) -> SettingsPage:
         """Settings in name order, with their norm counts, a page at a time."""
@@ -273,9 +291,16 @@ class NormBankService:
         path: str | Path,
         rejects_path: str | Path | None = None,
         progress: bool = False,
+        embed: bool | None = None,
     ) -> IngestSummary:
         """Stream one input through a registered source reader into the store. Bad rows are rejects (written
-        to ``rejects_path``, default ``<home>/rejects/<source>-<file>.jsonl``); an unreadable input raises."""
+        to ``rejects_path``, default ``<home>/rejects/<source>-<file>.jsonl``); an unreadable input raises.
+
+        Then, with ``embed`` (default: the ``embed_on_ingest`` setting), bring the retrieval index up to date
+        (``last_index_build`` holds its report)."""
+        embed = self.settings.embed_on_ingest if embed is None else embed
+        if embed:
+            require_installed()  # before anything is written
         sources = available_sources()
         reader = sources.get(source_name)
         if reader is None:
@@ -293,9 +318,12 @@ class NormBankService:
         rejects_path = Path(rejects_path)
         rejects_path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            return reader.load(path, self.store, rejects_path=rejects_path, progress=progress)
+            summary = reader.load(path, self.store, rejects_path=rejects_path, progress=progress)
         finally:
             self.refresh()
+        if embed:
+            self.retrieval.build_if_needed(bool(summary.loaded or summary.updated), progress=progress)
+        return summary
 
     def load_demo(
         self,
@@ -304,11 +332,19 @@ class NormBankService:
         if_empty: bool = False,
         with_taxonomy: bool = True,
         progress: bool = False,
+        embed: bool | None = None,
     ) -> list[IngestSummary]:
         """Load the NormBank taxonomy (if given, configured or found beside the repo), then the demo taxonomy
-        and the demo bank. With ``if_empty``, do nothing when the store already holds statements."""
+        and the demo bank. With ``if_empty``, load nothing when the store already holds statements. Then, with
+        ``embed`` (default: the ``embed_on_ingest`` setting), build the retrieval index once, at the end, if it
+        is missing or out of date."""
         self._writable()
+        embed = self.settings.embed_on_ingest if embed is None else embed
+        if embed:
+            require_installed()
         if if_empty and self.statement_count() > 0:
+            if embed:
+                self.retrieval.build_if_needed(False, progress=progress)
             return []
         summaries: list[IngestSummary] = []
         if with_taxonomy:
@@ -317,10 +353,58 @@ class NormBankService:
             if tax is not None:
                 if not tax.is_dir():
                     raise IngestError(f"{tax}: not a NormBank taxonomy directory", {"path": str(tax)})
-                summaries.append(self.ingest("normbank-taxonomy", tax, progress=progress))
-        summaries.append(self.ingest("concepts", DEMO_TAXONOMY, progress=progress))
-        summaries.append(self.ingest("jsonl", DEMO_BANK, progress=progress))
+                summaries.append(self.ingest("normbank-taxonomy", tax, progress=progress, embed=False))
+        summaries.append(self.ingest("concepts", DEMO_TAXONOMY, progress=progress, embed=False))
+        summaries.append(self.ingest("jsonl", DEMO_BANK, progress=progress, embed=False))
+        if embed:
+            self.retrieval.build_if_needed(any(s.loaded or s.updated for s in summaries), progress=progress)
         return summaries
+
+    # --- retrieval (normgraph.retrieval_service) ----------------------------------------------------------
+    @property
+    def retrieval(self) -> RetrievalService:
+        """The process's retrieval over this bank; the model and the index open on first use."""
+        with self._lock:
+            if self._retrieval is None:
+                self._retrieval = RetrievalService(self.settings, self.store)
+            return self._retrieval
+
+    @property
+    def last_index_build(self) -> BuildReport | None:
+        """The report of the last index build this service ran, or None."""
+        return self._retrieval.last_build if self._retrieval is not None else None
+
+    def retrieve(
+        self, query: str, k: int = 10, filters: Any = None, mode: str = "hybrid", facts: Any = None
+    ) -> RetrievalResult:
+        """The statements most relevant to free text: hybrid dense + BM25 by default,
+        with graph filters (setting and its broader settings, kinds, sources, labels, country), re-ranked by
+        frame resolution when a setting filter and facts are given."""
+        return self.retrieval.retrieve(query, k, filters, mode, facts)
+
+    def prompt(
+        self,
+        situation: str,
+        k: int = 8,
+        format: str = "markdown",
+        max_tokens: int | None = None,
+        filters: Any = None,
+        facts: Any = None,
+    ) -> PromptResult:
+        """A context block for an agent's prompt with citation ids, within a token budget."""
+        return self.retrieval.prompt(situation, k, format, max_tokens, filters, facts)
+
+    def index_build(self, kind: str = "auto", rebuild: bool = False, progress: bool = False) -> BuildReport:
+        """Create or update the retrieval index; incremental unless ``rebuild``."""
+        return self.retrieval.build(kind, rebuild, progress)
+
+    def index_status(self) -> IndexStatus:
+        """What index is there, without reading the store."""
+        return self.retrieval.status()
+
+    def index_verify(self) -> VerifyReport:
+        """Drift between the store and the index (and an index built with another model)."""
+        return self.retrieval.verify()
 
     # --- internals --------------------------------------------------------------------------------------
     def _writable(self) -> None:

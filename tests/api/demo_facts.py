@@ -35,8 +35,9 @@ def demo_setting_counts() -> Counter[str]:
 
 
 def load_demo_home(home: Path) -> Path:
-    """A data home whose store holds the demo bank (and its taxonomy), loaded through the service."""
-    with NormBankService(Settings(home=home)) as svc:
+    """A data home whose store holds the demo bank (and its taxonomy), loaded through the service, without a
+    retrieval index (tests that need one build it: tests/api/test_retrieval_api.py)."""
+    with NormBankService(Settings(home=home, embed_on_ingest=False)) as svc:
         summaries = svc.load_demo(with_taxonomy=False)
     rejected = {s.source: s.rejected for s in summaries if s.rejected}
     assert not rejected, f"the demo files have rejected rows: {rejected}"

@@ -29,7 +29,7 @@ def test_a_cached_answer_is_dropped_when_the_service_ingests(home: Path, tmp_pat
         )
         + "\n"
     )
-    with NormBankService(Settings(home=home)) as svc:
+    with NormBankService(Settings(home=home, embed_on_ingest=False)) as svc:
         before = orjson.loads(svc.query_json("restaurant", "hum", [CUSTOMER]))
         assert before["results"] == []
         assert svc.query_json("restaurant", "hum", [CUSTOMER]) == svc.query_json("restaurant", "hum", [CUSTOMER])

@@ -89,6 +89,7 @@ def full_statements() -> list[Norm | RuleOfThumb | ValueRightDuty]:
         generated_by="smollm2-135m",
         reviewer="ada",
         created_at=T0,
+        inferred={"moral_foundations": "MFD 2.0 lexicon match: care (hurt)"},
     )
     n = Norm(
         id="n-weird id/é%20",
@@ -108,6 +109,7 @@ def full_statements() -> list[Norm | RuleOfThumb | ValueRightDuty]:
             c("environment", "time of day", "night", ">="),
         ),
         split="dev",
+        moral_foundations=("care-harm",),
     )
     rot = RuleOfThumb(
         id="rot-0000000000000001",
@@ -346,6 +348,50 @@ def test_set_review_state_and_not_found(store: GraphStore) -> None:
     assert "n-missing" in e.value.message
 
 
+def test_delete_statements_removes_them_and_only_orphaned_constraints(store: GraphStore) -> None:
+    gone = norm("1", constraints=(c("person", "role", "customer"), c("person", "age bracket", "teen")))
+    keep = norm("2", constraints=(c("person", "role", "customer"),))
+    items = [gone, keep, *full_statements()]
+    store.upsert_statements(items)
+    rot = next(s for s in items if s.kind is Kind.rule_of_thumb)
+    shouting = {n.id for n in store.candidates(["restaurant"], ["shout"])}
+    assert gone.id in shouting and store.stats().statements == len(items)
+    # a large batch first, so a store that keeps a set of stored ids must keep it right through the delete
+    store.existing_ids([f"n-{i}" for i in range(600)])
+
+    assert store.delete_statements([gone.id, rot.id, "n-never-stored", gone.id]) == 2
+    assert store.get_statement(gone.id) is None and store.get_statement(rot.id) is None
+    assert store.existing_ids([gone.id, keep.id, rot.id]) == {keep.id}
+    assert [s.id for s in store.iter_statements()] == sorted(s.id for s in items if s.id not in {gone.id, rot.id})
+    assert {n.id for n in store.candidates(["restaurant"], ["shout"])} == shouting - {gone.id}  # the cache saw it
+    stats = store.stats()
+    assert stats.statements == len(items) - 2
+    assert stats.by_kind.get("rule_of_thumb", 0) == 0
+
+    g = rdf_graph(store)
+    assert not list(g.subjects(rdflib.URIRef("http://purl.org/dc/terms/identifier"), rdflib.Literal(gone.id)))
+    assert (None, NG.value, rdflib.Literal("teen")) not in g  # nobody states it any more
+    keep_node = statement_node(g, keep.id)
+    assert {str(g.value(cn, NG.value)) for cn in g.objects(keep_node, NG.constraint)} == {"customer"}
+    assert store.get_concept("setting/restaurant") is not None  # concepts are not the statements' to delete
+
+    assert store.delete_statements([]) == 0 and store.delete_statements(["n-never-stored"]) == 0
+    # a deleted statement can come back, as new
+    assert store.upsert_statements([gone]) == UpsertResult(inserted=1)
+    assert store.get_statement(gone.id) == gone
+    assert {n.id for n in store.candidates(["restaurant"], ["shout"])} == shouting
+
+
+def test_delete_statements_needs_a_writable_store(open_backend) -> None:  # type: ignore[no-untyped-def]
+    s = open_backend()
+    s.upsert_statements([norm("1")])
+    s.close()
+    ro = open_backend(read_only=True)
+    with pytest.raises(StoreError):
+        ro.delete_statements([norm("1").id])
+    assert ro.get_statement(norm("1").id) is not None
+
+
 # --- concepts ------------------------------------------------------------------------------------------------------
 
 
@@ -437,6 +483,35 @@ def test_find_concept_by_label_or_alias_ignoring_case_and_spaces(store: GraphSto
     ]
     assert [c.id for c in store.find_concepts(ConceptScheme.setting, "bistro")] == ["setting/diner"]
     assert store.find_concepts(ConceptScheme.setting, "nowhere") == []
+
+
+def test_situations_are_shared_nodes_and_linked_statements_reach_them(store: GraphStore) -> None:
+    from normgraph.situations import situation_id
+
+    text = "Lying to my friend about her cooking"
+    a = norm("1", situation=text)
+    b = norm("2", behavior="tell white lies", situation="lying to my  friend about her cooking.")
+    other = norm("3", situation="something else entirely")
+    store.upsert_statements([a, b, other])
+    sid = situation_id(text)
+    node = store.get_concept(sid)
+    assert node is not None and node.scheme is ConceptScheme.situation and node.label == text
+    # Two spellings, one node; each statement keeps its own text.
+    assert [s.id for s in store.linked_statements(sid)] == sorted([a.id, b.id])
+    assert store.get_statement(b.id).situation == "lying to my  friend about her cooking."  # type: ignore[union-attr]
+    assert store.count_linked(sid) == 2
+    assert [s.id for s in store.linked_statements(sid, limit=1)] == sorted([a.id, b.id])[:1]
+    # Behaviours and settings are reached the same way.
+    assert {s.id for s in store.linked_statements("behavior/tell-white-lies")} == {b.id}
+    assert store.count_linked("setting/restaurant") == 3
+    assert store.linked_statements("situation/nobody-wrote-this") == [] and store.count_linked("x/y") == 0
+    # A label that only its id derives from (punctuation) still finds the node.
+    assert store.find_concept(ConceptScheme.behavior, "Tell white lies!").id == "behavior/tell-white-lies"  # type: ignore[union-attr]
+    assert store.find_concept(ConceptScheme.setting, "tell white lies") is None
+    g = rdf_graph(store)
+    from normgraph.ontology import CONCEPT_NS
+
+    assert (statement_node(g, a.id), NG.inSituation, rdflib.URIRef(CONCEPT_NS + sid)) in g
 
 
 def test_broader_closure_nearest_first_and_cycles_cut(store: GraphStore) -> None:

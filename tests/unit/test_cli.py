@@ -31,7 +31,7 @@ def _demo_texts() -> set[str]:
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("cli-home")
-    result = CliRunner().invoke(cli, ["--home", str(home), "demo", "--no-taxonomy", "--no-progress"])
+    result = CliRunner().invoke(cli, ["--home", str(home), "demo", "--no-taxonomy", "--no-progress", "--no-embed"])
     assert result.exit_code == 0, result.output
     return home
 
@@ -41,11 +41,11 @@ def run(home: Path, *args: str) -> Result:
 
 
 def test_demo_reports_what_it_loaded_and_if_empty_skips_a_loaded_store(home: Path) -> None:
-    again = run(home, "demo", "--no-taxonomy", "--if-empty", "--no-progress")
+    again = run(home, "demo", "--no-taxonomy", "--if-empty", "--no-progress", "--no-embed")
     assert again.exit_code == 0, again.output
     assert "nothing loaded" in again.output
     # without --if-empty, re-loading the same files is a no-op: nothing new, nothing rejected
-    reload = run(home, "demo", "--no-taxonomy", "--no-progress")
+    reload = run(home, "demo", "--no-taxonomy", "--no-progress", "--no-embed")
     assert reload.exit_code == 0, reload.output
     jsonl_line = next(line for line in reload.stdout.splitlines() if line.startswith("jsonl:"))
     assert "loaded 0," in jsonl_line and "rejected 0" in jsonl_line
@@ -140,7 +140,7 @@ def test_ingest_of_a_file_with_bad_rows_exits_3_and_names_the_rejects(tmp_path: 
         encoding="utf-8",
     )
     rejects = tmp_path / "rejects.jsonl"
-    result = run(home, "ingest", "jsonl", str(bad), "--rejects", str(rejects), "--no-progress")
+    result = run(home, "ingest", "jsonl", str(bad), "--rejects", str(rejects), "--no-progress", "--no-embed")
     assert result.exit_code == EXIT_REJECTS, result.output
     assert str(rejects) in result.stderr
     assert "loaded 1" in result.stdout and "rejected 3" in result.stdout
@@ -162,7 +162,7 @@ def test_ingest_of_an_unknown_source_is_a_usage_error_listing_the_known(home: Pa
 
 def test_ingest_of_a_missing_file_is_an_error_naming_it(home: Path, tmp_path: Path) -> None:
     missing = tmp_path / "nope.jsonl"
-    result = run(home, "ingest", "jsonl", str(missing), "--no-progress")
+    result = run(home, "ingest", "jsonl", str(missing), "--no-progress", "--no-embed")
     assert result.exit_code == EXIT_ERROR
     assert str(missing) in result.stderr
     assert "Traceback" not in result.output
@@ -217,8 +217,8 @@ def test_the_readme_jsonl_example_ingests_cleanly_and_answers(tmp_path: Path) ->
     data = tmp_path / "example.jsonl"
     data.write_text(example, encoding="utf-8")
     home = tmp_path / "home"
-    assert run(home, "ingest", "concepts", str(Path(DEMO_BANK).with_name("taxonomy.json")), "--no-progress").exit_code == 0
-    result = run(home, "ingest", "jsonl", str(data), "--no-progress")
+    assert run(home, "ingest", "concepts", str(Path(DEMO_BANK).with_name("taxonomy.json")), "--no-progress", "--no-embed").exit_code == 0
+    result = run(home, "ingest", "jsonl", str(data), "--no-progress", "--no-embed")
     assert result.exit_code == 0, result.output
     assert f"loaded {len(example.strip().splitlines())}," in result.stdout
     answer = json.loads(run(home, "query", "-s", "restaurant", "-b", "shout", "-f", CUSTOMER, "-f", TODDLER, "--json").stdout)
@@ -229,7 +229,7 @@ def test_the_readme_jsonl_example_ingests_cleanly_and_answers(tmp_path: Path) ->
 def test_demo_loads_the_normbank_taxonomy_when_it_is_there(shared_data: Path, tmp_path: Path) -> None:
     taxonomy = shared_data / "normbank-taxonomy"
     settings_txt = taxonomy / "raw" / "settings.txt"
-    result = run(tmp_path, "demo", "--taxonomy", str(taxonomy), "--no-progress")
+    result = run(tmp_path, "demo", "--taxonomy", str(taxonomy), "--no-progress", "--no-embed")
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[0].startswith("normbank-taxonomy:")
     stats = json.loads(run(tmp_path, "stats", "--json").stdout)
