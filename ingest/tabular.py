@@ -21,12 +21,10 @@ from pathlib import Path
 from typing import IO, Any, Iterator, Sequence
 
 from normgraph.errors import IngestError, InvalidInput
-from normgraph.sources import IngestSummary
-from normgraph.store.base import GraphStore
 from pydantic import ValidationError
 
 from ingest.checkpoint import Position
-from ingest.pipeline import ByteCounter, Record, check_file, run_resumable
+from ingest.pipeline import ByteCounter, Record, ResumableFileSource, check_file
 from ingest.rejects import Reject
 
 # ETHICS commonsense posts run to several kilobytes; the csv module's default cap is 128 KiB.
@@ -184,7 +182,7 @@ def open_binary(path: Path) -> IO[bytes]:
         raise IngestError(f"{path}: cannot open: {e.strerror or e}", {"file": str(path)}) from None
 
 
-class TabularSource:
+class TabularSource(ResumableFileSource):
     """A reader of one delimited layout. Subclasses set ``name``, ``description``, ``columns`` (what they
     read), ``required`` and implement ``prepare`` (check the header, return what ``row`` needs) and ``row``
     (one row -> a record; may raise ``InvalidInput`` or pydantic's ``ValidationError``, which become rejects)."""
@@ -193,26 +191,6 @@ class TabularSource:
     description: str = ""
     columns: tuple[str, ...] = ()
     required: tuple[str, ...] = ()
-
-    def load(
-        self,
-        path: Path,
-        store: GraphStore,
-        *,
-        rejects_path: Path | None = None,
-        progress: bool = True,
-        batch_size: int = 5000,
-    ) -> IngestSummary:
-        path = check_file(path)
-        return run_resumable(
-            source=self.name,
-            path=path,
-            records=lambda start, counter: self.records(path, counter, start=start),
-            store=store,
-            rejects_path=rejects_path,
-            progress=progress,
-            batch_size=batch_size,
-        )
 
     def records(
         self, path: Path, counter: ByteCounter | None = None, *, start: Position | None = None

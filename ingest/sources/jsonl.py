@@ -23,12 +23,10 @@ from typing import Any, Iterator
 import orjson
 from normgraph.errors import IngestError, InvalidInput
 from normgraph.models import Kind
-from normgraph.sources import IngestSummary
-from normgraph.store.base import GraphStore
 from pydantic import ValidationError
 
 from ingest.canonical import make_norm, make_statement
-from ingest.pipeline import ByteCounter, Record, check_file, run
+from ingest.pipeline import ByteCounter, FileSource, Record, check_file
 from ingest.rejects import Reject
 
 COMMON_KEYS = (
@@ -47,33 +45,10 @@ _STRING_KEYS = ("text", "kind", "setting", "behavior", "situation", "country", "
                 "split", "action", "valence", "explanation", "review_state")
 
 
-class JsonlNorms:
+class JsonlNorms(FileSource):
     name = "jsonl"
     description = "JSON Lines of norms, rules of thumb, values, rights and duties (one object per line; `text` required, `label` for norms)"
     columns = ALL_KEYS
-
-    def load(
-        self,
-        path: Path,
-        store: GraphStore,
-        *,
-        rejects_path: Path | None = None,
-        progress: bool = True,
-        batch_size: int = 5000,
-    ) -> IngestSummary:
-        path = check_file(path)
-        counter = ByteCounter()
-        return run(
-            source=self.name,
-            path=path,
-            records=self.records(path, counter),
-            store=store,
-            rejects_path=rejects_path,
-            progress=progress,
-            batch_size=batch_size,
-            counter=counter,
-            total_bytes=path.stat().st_size,
-        )
 
     def records(self, path: Path, counter: ByteCounter | None = None) -> Iterator[Record]:
         path = check_file(path)

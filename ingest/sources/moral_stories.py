@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from ingest.canonical import behavior_text, linked_concepts, make_norm, make_statement
 from ingest.checkpoint import Position
-from ingest.pipeline import ByteCounter, Record, check_file, run_resumable
+from ingest.pipeline import ByteCounter, Record, ResumableFileSource, check_file
 from ingest.rejects import Reject
 from ingest.tabular import open_binary, short_error
 
@@ -36,22 +36,10 @@ COLUMNS = ("ID", "norm", "situation", "intention", "moral_action", "moral_conseq
 _STORY = ("intention", "moral_action", "moral_consequence", "immoral_action", "immoral_consequence")
 
 
-class MoralStories:
+class MoralStories(ResumableFileSource):
     name = SOURCE
     description = "Moral Stories JSON Lines (ID, norm, situation, intention, moral/immoral action and consequence)"
     columns = COLUMNS
-
-    def load(self, path, store, *, rejects_path=None, progress=True, batch_size=5000):
-        path = check_file(path)
-        return run_resumable(
-            source=self.name,
-            path=path,
-            records=lambda start, counter: self.records(path, counter, start=start),
-            store=store,
-            rejects_path=rejects_path,
-            progress=progress,
-            batch_size=batch_size,
-        )
 
     def records(self, path, counter: ByteCounter | None = None, *, start: Position | None = None) -> Iterator[Record]:
         path = check_file(path)

@@ -23,12 +23,10 @@ from normgraph.errors import ConstraintSyntaxError, IngestError, InvalidInput
 from normgraph.frames.grammar import parse_frame
 from normgraph.models import Label
 from normgraph.source_registry import licence_of
-from normgraph.sources import IngestSummary
-from normgraph.store.base import GraphStore
 from pydantic import ValidationError
 
 from ingest.canonical import make_norm
-from ingest.pipeline import ByteCounter, Record, check_file, run
+from ingest.pipeline import ByteCounter, FileSource, Record, check_file
 from ingest.rejects import Reject
 
 SOURCE = "normbank"
@@ -67,33 +65,10 @@ def _decode(raw: bytes, line: int) -> str | Reject:
         )
 
 
-class NormBankCsv:
+class NormBankCsv(FileSource):
     name = SOURCE
     description = "NormBank.csv in its published layout (setting, behavior, constraints, norm expected/normal/taboo, label 2/1/0, split)"
     columns = COLUMNS
-
-    def load(
-        self,
-        path: Path,
-        store: GraphStore,
-        *,
-        rejects_path: Path | None = None,
-        progress: bool = True,
-        batch_size: int = 5000,
-    ) -> IngestSummary:
-        path = check_file(path)
-        counter = ByteCounter()
-        return run(
-            source=self.name,
-            path=path,
-            records=self.records(path, counter),
-            store=store,
-            rejects_path=rejects_path,
-            progress=progress,
-            batch_size=batch_size,
-            counter=counter,
-            total_bytes=path.stat().st_size,
-        )
 
     def records(self, path: Path, counter: ByteCounter | None = None) -> Iterator[Record]:
         """``(line, Norm)`` for each good row and a ``Reject`` for each bad one."""

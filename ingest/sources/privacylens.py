@@ -30,7 +30,7 @@ from pydantic import ValidationError
 
 from ingest.canonical import linked_concepts, make_norm
 from ingest.checkpoint import Position
-from ingest.pipeline import ByteCounter, Record, check_file, run_resumable
+from ingest.pipeline import ByteCounter, Record, ResumableFileSource, check_file
 from ingest.rejects import Reject
 from ingest.tabular import Table, TabularSource, short_error
 
@@ -100,24 +100,12 @@ class _FlatCsv(TabularSource):
         return (line, flow_norm(name, seed, story or None, line, source_file or file_name))
 
 
-class PrivacyLens:
+class PrivacyLens(ResumableFileSource):
     name = SOURCE
     description = ("PrivacyLens contextual-integrity norms: main_data.json as published or the flat seeds CSV "
                    "(name, file, data_type, data_subject, data_sender, data_recipient, transmission_principle, "
                    "source, story); each flow is a norm labelled unexpected with the vignette as its situation")
     columns = COLUMNS
-
-    def load(self, path, store, *, rejects_path=None, progress=True, batch_size=5000):
-        path = check_file(path)
-        return run_resumable(
-            source=self.name,
-            path=path,
-            records=lambda start, counter: self.records(path, counter, start=start),
-            store=store,
-            rejects_path=rejects_path,
-            progress=progress,
-            batch_size=batch_size,
-        )
 
     def records(self, path: Path, counter: ByteCounter | None = None, *,
                 start: Position | None = None) -> Iterator[Record]:
