@@ -16,13 +16,13 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections import OrderedDict
 from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any, Sequence
 
 import orjson
 from pydantic import BaseModel
 
+from normgraph.answer_cache import AnswerCache
 from normgraph.errors import InvalidInput, NormgraphError, StoreError
 from normgraph.index import FIX, IndexMissing, index_dir
 from normgraph.settings import Settings
@@ -102,42 +102,6 @@ def shared_model(name: str, threads: int) -> "Embedder":
         return model
 
 
-class _Answers:
-    """Serialised answers keyed by the request, bounded by bytes, each tagged with the index generation it
-    was computed from (an answer from an older generation is a miss)."""
-
-    def __init__(self, budget_bytes: int) -> None:
-        self.budget = budget_bytes
-        self.used = 0
-        self.data: OrderedDict[bytes, tuple[int, bytes]] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, key: bytes, generation: int) -> bytes | None:
-        with self.lock:
-            hit = self.data.get(key)
-            if hit is None or hit[0] != generation:
-                return None
-            self.data.move_to_end(key)
-            return hit[1]
-
-    def put(self, key: bytes, generation: int, answer: bytes) -> None:
-        if len(answer) > self.budget // 8:
-            return
-        with self.lock:
-            old = self.data.pop(key, None)
-            if old is not None:
-                self.used -= len(old[1])
-            self.data[key] = (generation, answer)
-            self.used += len(answer)
-            while self.used > self.budget:
-                self.used -= len(self.data.popitem(last=False)[1][1])
-
-    def clear(self) -> None:
-        with self.lock:
-            self.data.clear()
-            self.used = 0
-
-
 def _plain(value: Any) -> Any:
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json", exclude_defaults=True)
@@ -164,7 +128,7 @@ class RetrievalService:
         self._open_lock = threading.Lock()  # opening the retriever or the build embedder (seconds)
         self._retriever: "Retriever | None" = None
         self._build_embedder: "CachedEmbedder | None" = None
-        self._answers = _Answers(settings.answer_cache_mb * _MIB)
+        self._answers = AnswerCache(settings.answer_cache_mb * _MIB)
         self._generation: int | None = None
         self._generation_checked = 0.0
         self._epoch = 0  # bumped by every invalidate(): a retriever opened before one is not kept
@@ -415,4 +379,4 @@ class RetrievalService:
         if retriever is None:
             return
         # The generation the answer was computed from (the retriever switches generations on its own).
-        self._answers.put(key, retriever.index.generation, answer)
+        self._answers.put(key, answer, retriever.index.generation)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import re
 import threading
-from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Iterable, Sequence, get_args
 
 from pydantic import BaseModel, Field
 
+from normgraph.answer_cache import AnswerCache
 from normgraph.errors import IngestError, InvalidInput, NotFound, StoreError
 from normgraph.frames.grammar import coerce_constraints
 from normgraph.frames.resolve import answer_query, decode_cursor, encode_cursor
@@ -95,8 +95,7 @@ class NormBankService:
         self._lock = threading.Lock()
         self._catalogue: list[SettingSummary] | None = None
         self._vocabulary: dict[str, list[str]] | None = None
-        self._answers: OrderedDict[tuple, bytes] = OrderedDict()
-        self._answer_bytes = 0
+        self._answers = AnswerCache(self.settings.answer_cache_mb * 1024 * 1024)
         self._retrieval: RetrievalService | None = None
 
     # --- lifecycle --------------------------------------------------------------------------------------
@@ -117,7 +116,6 @@ class NormBankService:
             self._catalogue = None
             self._vocabulary = None
             self._answers.clear()
-            self._answer_bytes = 0
         if self._retrieval is not None:
             self._retrieval.invalidate()
 
@@ -175,12 +173,10 @@ class NormBankService:
             hash(key)
         except TypeError:  # an unhashable fact (a dict): answer without the cache
             key = None
-        if key is not None and self.settings.answer_cache_mb > 0:
-            with self._lock:
-                hit = self._answers.get(key)
-                if hit is not None:
-                    self._answers.move_to_end(key)
-                    return hit
+        if key is not None and self._answers.budget > 0:
+            hit = self._answers.get(key)
+            if hit is not None:
+                return hit
         result = self.query(
             setting,
             behavior,
@@ -191,14 +187,8 @@ class NormBankService:
             review_states=review_states,
         )
         answer = result.__pydantic_serializer__.to_json(result)
-        budget = self.settings.answer_cache_mb * 1024 * 1024
-        if key is not None and len(answer) <= budget // 8:
-            with self._lock:
-                if key not in self._answers:
-                    self._answers[key] = answer
-                    self._answer_bytes += len(answer)
-                while self._answer_bytes > budget:
-                    self._answer_bytes -= len(self._answers.popitem(last=False)[1])
+        if key is not None:
+            self._answers.put(key, answer)
         return answer
 
     def get_statement(self, statement_id: str) -> AnyStatement:
