@@ -54,6 +54,28 @@ class StoreLocked(StoreError):
     code = "store_locked"
 
 
+class IndexMissing(NormgraphError):
+    """No retrieval index has been built for this bank."""
+
+    code = "index_missing"
+    http_status = 503
+
+
+class IndexOutOfDate(NormgraphError):
+    """The index does not match the store (or the configured embedding model)."""
+
+    code = "index_out_of_date"
+    http_status = 503
+
+
+class RetrievalUnavailable(NormgraphError):
+    """Retrieval cannot run here: the ``retrieval`` extra is not installed, or the configured embedding model
+    cannot be loaded. A server-side condition, hence 503."""
+
+    code = "retrieval_unavailable"
+    http_status = 503
+
+
 class IngestError(NormgraphError):
     """A whole input cannot be read (missing file, missing columns); row errors are rejects, not this."""
 

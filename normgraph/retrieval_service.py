@@ -23,7 +23,7 @@ import orjson
 from pydantic import BaseModel
 
 from normgraph.answer_cache import AnswerCache
-from normgraph.errors import InvalidInput, NormgraphError, StoreError
+from normgraph.errors import InvalidInput, RetrievalUnavailable, StoreError
 from normgraph.index import FIX, IndexMissing, index_dir
 from normgraph.settings import Settings
 from normgraph.store.base import GraphStore
@@ -42,14 +42,6 @@ _FORMATS = ("markdown", "json")
 # How often a cached answer is checked against the index generation on disk (another process may rebuild it).
 _GENERATION_CHECK_SECONDS = 2.0
 _MIB = 1024 * 1024
-
-
-class RetrievalUnavailable(NormgraphError):
-    """Retrieval cannot run here: the ``retrieval`` extra is not installed, or the configured embedding model
-    cannot be loaded. A server-side condition, hence 503."""
-
-    code = "retrieval_unavailable"
-    http_status = 503
 
 
 _installed = False

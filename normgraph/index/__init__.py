@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from normgraph.errors import NormgraphError
+from normgraph.errors import IndexMissing, IndexOutOfDate
 
 __all__ = [
     "IndexMissing",
@@ -30,20 +30,6 @@ __all__ = [
 ]
 
 FIX = "run `normgraph index build`"
-
-
-class IndexMissing(NormgraphError):
-    """No retrieval index has been built for this bank."""
-
-    code = "index_missing"
-    http_status = 503
-
-
-class IndexOutOfDate(NormgraphError):
-    """The index does not match the store (or the configured embedding model)."""
-
-    code = "index_out_of_date"
-    http_status = 503
 
 
 def index_dir(home: Path) -> Path:
