@@ -6,10 +6,12 @@ bench/bank_155k.py) and real Social-Chem-101 rules of thumb, each 8-25 words. Pr
 - torch fp32 (sentence-transformers), batches in arrival order ("unsorted") and length-sorted (what
   CachedEmbedder and SentenceTransformer.encode do);
 - the embedding cache: a second pass over the same texts (all hits);
-- with --variants: ONNX Runtime fp32 and dynamic int8 (per-channel weights), each with its recall@10 and MRR
-  on the Social-Chem-101 retrieval benchmark (bench/retrieval_quality.py's queries and gold) next to torch
-  fp32's — a faster variant is only worth having if recall holds (within 1 point). Needs `pip install onnx
-  onnxruntime` (not a dependency of normgraph).
+- with --variants: every backend of ``normgraph.embed.open_embedder`` side by side — torch fp32, ONNX Runtime
+  fp32 (``onnx``, the default) and ONNX Runtime with int8 weights per channel (``onnx-int8``) — each with
+  batch throughput, the latency of one short query on one thread (what a server worker pays per new
+  question), cosine to torch's vectors, and recall@1/10 and MRR on the Social-Chem-101 retrieval benchmark
+  (bench/retrieval_quality.py's queries and gold, exact search): a faster variant is only worth having if
+  recall@10 holds within 1 point of torch fp32.
 
 Usage: .venv/bin/python bench/embed_throughput.py [--n 3000] [--threads 2] [--variants]
 """
@@ -70,59 +72,16 @@ def rate(fn, texts: list[str], repeats: int = 2) -> float:
     return best
 
 
-class OnnxEmbedder:
-    """all-MiniLM-L6-v2 exported to ONNX and run by ONNX Runtime: mean pooling + L2 norm, as the torch path."""
-
-    def __init__(self, onnx_path: Path, model_dir: Path, threads: int) -> None:
-        import onnxruntime as ort
-        from transformers import AutoTokenizer
-
-        so = ort.SessionOptions()
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        so.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
-        self.inputs = [i.name for i in self.session.get_inputs()]
-        self.tok = AutoTokenizer.from_pretrained(str(model_dir))
-
-    def encode(self, texts: list[str], batch: int = 64) -> np.ndarray:
-        order = np.argsort([-len(t) for t in texts])
-        out = np.empty((len(texts), 384), dtype=np.float32)
-        for i in range(0, len(texts), batch):
-            idx = order[i : i + batch]
-            b = self.tok([texts[j] for j in idx], padding=True, truncation=True, max_length=256, return_tensors="np")
-            h = self.session.run(None, {k: b[k].astype(np.int64) for k in self.inputs})[0]
-            m = b["attention_mask"][..., None].astype(np.float32)
-            e = (h * m).sum(1) / m.sum(1)
-            out[idx] = e / np.linalg.norm(e, axis=1, keepdims=True)
-        return out
-
-
-def export_onnx(model_dir: Path, work: Path) -> tuple[Path, Path]:
-    import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-    from transformers import AutoModel, AutoTokenizer
-
-    fp32, int8 = work / "minilm.onnx", work / "minilm-int8.onnx"
-    if not fp32.exists():
-        model = AutoModel.from_pretrained(str(model_dir)).eval()
-        enc = AutoTokenizer.from_pretrained(str(model_dir))(["an example sentence"], return_tensors="pt")
-
-        class Wrapper(torch.nn.Module):
-            def __init__(self, m):
-                super().__init__()
-                self.m = m
-
-            def forward(self, a, b, c):
-                return self.m(input_ids=a, attention_mask=b, token_type_ids=c).last_hidden_state
-
-        names = ["input_ids", "attention_mask", "token_type_ids"]
-        torch.onnx.export(
-            Wrapper(model), tuple(enc[k] for k in names), str(fp32), input_names=names, output_names=["h"],
-            dynamic_axes={k: {0: "b", 1: "s"} for k in [*names, "h"]}, opset_version=17, dynamo=False,
-        )
-    if not int8.exists():
-        quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True)
-    return fp32, int8
+def query_latency(encode, queries: list[str]) -> tuple[float, float]:
+    """p50 and p99 in ms of encoding one query at a time."""
+    encode(queries[:5])
+    times = []
+    for q in queries:
+        t = time.perf_counter()
+        encode([q])
+        times.append(time.perf_counter() - t)
+    ms = np.array(times) * 1000
+    return float(np.percentile(ms, 50)), float(np.percentile(ms, 99))
 
 
 def quality(encode) -> dict[str, float]:
@@ -187,21 +146,30 @@ def main() -> int:
         if not SC101.is_dir():
             print(f"skip variants: Social-Chem-101 not found at {SC101}")
             return 0
-        try:
-            import onnxruntime  # noqa: F401
-        except ImportError:
-            print("skip variants: pip install onnx onnxruntime")
-            return 0
-        fp32_path, int8_path = export_onnx(emb.model_dir, args.workdir)
-        base = quality(emb.encode)
-        print(f"\n{'variant':<28}{'sent/s':>8}{'R@10':>8}{'MRR':>8}")
-        print(f"{'torch fp32 (default)':<28}{fp32_rate:8.0f}{base['R@10']:8.3f}{base['MRR']:8.3f}")
-        for name, path in (("onnxruntime fp32", fp32_path), ("onnxruntime int8 per-channel", int8_path)):
-            ort_emb = OnnxEmbedder(path, emb.model_dir, args.threads)
-            r = rate(ort_emb.encode, texts)
-            m = quality(ort_emb.encode)
-            verdict = "holds" if base["R@10"] - m["R@10"] <= 0.01 else "LOSES >1 point"
-            print(f"{name:<28}{r:8.0f}{m['R@10']:8.3f}{m['MRR']:8.3f}   recall {verdict}")
+        import csv
+
+        with (SC101 / "optional_sc101.csv").open(newline="", encoding="utf-8") as f:
+            queries = list(dict.fromkeys(r["situation"] for r in csv.DictReader(f)))[:300]
+        home = args.workdir / "home"
+        print(f"\n{'backend':<12}{'sent/s':>8}{'1 query p50/p99 ms':>20}{'min cos torch':>14}{'R@1':>7}{'R@10':>7}{'MRR':>7}")
+        base_vecs = None
+        base_quality = None
+        for backend in ("torch", "onnx", "onnx-int8"):
+            emb_b = emb if backend == "torch" else open_embedder(backend=backend, home=home, threads=args.threads)
+            r = fp32_rate if backend == "torch" else rate(emb_b.encode, texts)
+            one = open_embedder(backend=backend, home=home, threads=1)
+            p50, p99 = query_latency(one.encode, queries)
+            vecs = emb_b.encode(texts[:1000])
+            if base_vecs is None:
+                base_vecs = vecs
+            cos = float(np.min((vecs * base_vecs).sum(axis=1)))
+            m = quality(emb_b.encode)
+            if base_quality is None:
+                base_quality = m
+            verdict = "" if backend == "torch" else (
+                "  recall holds" if base_quality["R@10"] - m["R@10"] <= 0.01 else "  recall LOSES >1 point")
+            print(f"{backend:<12}{r:8.0f}{p50:12.2f} / {p99:5.2f}{cos:14.5f}{m['R@1']:7.3f}{m['R@10']:7.3f}"
+                  f"{m['MRR']:7.3f}{verdict}")
     return 0
 
 

@@ -8,7 +8,15 @@ Prints, on this machine:
     rows/s (target >= 20,000 rows/s) and the peak RSS of the ingesting process while it streams the file
     (target <= 1 GB), measured in a child process of its own.
 
+  - the store's ceiling (--ceiling N, default 60,000 rows of that file): the N-Triples the store writes for
+    those rows, captured during a real ingest, bulk-loaded again into fresh Oxigraph stores with nothing else
+    running — as written (RDF + JSON payload), without the payload literal (payload in a side store), and
+    with only seven link predicates per statement (type, payload, situation, behaviour, source, label,
+    foundations) — next to the whole pipeline's rate on the same rows. What the RDF store alone can absorb
+    bounds what any reader can reach.
+
 Usage: .venv/bin/python bench/ingest_sources.py [--rows 300000] [--workdir bench/out] [--skip-shared]
+       [--ceiling 60000]
 """
 
 from __future__ import annotations
@@ -151,11 +159,66 @@ def bench_300k(workdir: Path, rows: int) -> None:
     shutil.rmtree(store_path, ignore_errors=True)
 
 
+def store_ceiling(workdir: Path, rows: int) -> None:
+    from pyoxigraph import RdfFormat, Store
+
+    from ingest.sources.social_chem import SocialChem
+    from normgraph.store import open_store
+    from normgraph.store.oxigraph import OxigraphStore
+
+    data = workdir / "social-chem-ceiling.tsv"
+    replicate_social_chem(data, rows)
+    batches: list[list[str]] = []
+    write = OxigraphStore._write
+
+    def capture(self, lines, replace, orphans):  # bench-only instrumentation of the store's one write path
+        batches.append(list(lines))
+        return write(self, lines, replace, orphans)
+
+    store_path = workdir / "store-ceiling"
+    shutil.rmtree(store_path, ignore_errors=True)
+    OxigraphStore._write = capture  # type: ignore[method-assign]
+    try:
+        store = open_store("oxigraph", store_path)
+        t = time.perf_counter()
+        s = SocialChem().load(data, store, rejects_path=workdir / "ceiling.rejects.jsonl", progress=False)
+        pipeline = time.perf_counter() - t
+        store.close()
+    finally:
+        OxigraphStore._write = write  # type: ignore[method-assign]
+        shutil.rmtree(store_path, ignore_errors=True)
+        shutil.rmtree(str(store_path) + ".checkpoints", ignore_errors=True)
+    triples = sum(map(len, batches))
+    print(f"\nStore ceiling on {s.read:,} Social-Chem rows ({triples / s.read:.1f} triples per row as written):")
+    print(f"  whole pipeline (reader + canonical + store): {s.read / pipeline:,.0f} rows/s")
+    keep = ("#type>", "#payload>", "#inSituation>", "#behavior>", "#wasDerivedFrom>", "#label>", "#moralFoundation>")
+    variants = {
+        "RDF + payload, as written": batches,
+        "RDF without the payload literal": [[x for x in b if "#payload>" not in x] for b in batches],
+        "7 link predicates + payload": [[x for x in b if x.split(" ", 2)[1].endswith(keep)] for b in batches],
+    }
+    for name, chunks in variants.items():
+        target = workdir / "store-bulk"
+        shutil.rmtree(target, ignore_errors=True)
+        db = Store(str(target))
+        t = time.perf_counter()
+        for chunk in chunks:
+            db.bulk_load("\n".join(chunk), format=RdfFormat.N_TRIPLES)
+        db.flush()
+        secs = time.perf_counter() - t
+        del db
+        shutil.rmtree(target, ignore_errors=True)
+        n = sum(map(len, chunks))
+        print(f"  bulk_load only, {name:<32} {n / s.read:5.1f} triples/row {n / secs:>9,.0f} triples/s "
+              f"{s.read / secs:>8,.0f} rows/s")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=300_000)
     ap.add_argument("--workdir", type=Path, default=REPO / "bench" / "out")
     ap.add_argument("--skip-shared", action="store_true")
+    ap.add_argument("--ceiling", type=int, default=60_000, help="rows for the store-ceiling section (0: skip)")
     ap.add_argument("--child", nargs=3, metavar=("FILE", "STORE", "REJECTS"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -168,6 +231,8 @@ def main() -> None:
     if not args.skip_shared:
         bench_shared(args.workdir)
     bench_300k(args.workdir, args.rows)
+    if args.ceiling:
+        store_ceiling(args.workdir, args.ceiling)
 
 
 if __name__ == "__main__":

@@ -11,13 +11,15 @@ POST /v1/retrieve with a Lua script rotating over request bodies:
   distinct  every request a situation not asked before (thousands): the encode + search path, no cache
   repeat    50 situations asked before the run in both workers: every request a cache hit
 
-It prints req/s (target >= 250), latency percentiles, and the peak RSS of each worker (VmHWM; target <= 1 GB).
+It prints req/s (target >= 250), latency percentiles, and the peak RSS of each worker (VmHWM; target <= 1 GB),
+for each encoder backend in --backends side by side (default: onnx, the shipped default; torch, the same
+vectors through sentence-transformers; onnx-int8, its own vector space and so its own copy of the bank).
 With --compare-handlers it also serves the same app with the two retrieval routes as plain ``def`` handlers
 (what FastAPI runs in its thread pool) and with ``async`` handlers that answer cache hits on the event loop and
 hop to the thread pool only to compute — the shipped ones — both started by uvicorn directly, same flags.
 
 Usage: .venv/bin/python bench/retrieve_http.py [--workdir bench/out/retrieve_http] [--seconds 10]
-       [--compare-handlers] [--fresh]
+       [--compare-handlers] [--fresh] [--backends onnx,torch,onnx-int8]
 Needs wrk (Debian package `wrk`); without it only the bank and index are built.
 """
 
@@ -81,12 +83,22 @@ def social_chem_as_jsonl(out: Path) -> Path:
     return out
 
 
-def build_bank(home: Path) -> None:
+def build_bank(home: Path, backend: str, base: Path | None = None) -> None:
+    """The bank at ``home`` with an index in ``backend``'s vector space; with ``base``, a copy of that bank's
+    store (another vector space needs its own index, hence its own home)."""
     from normgraph.services import NormBankService
     from normgraph.settings import Settings
     from normgraph.sources import available_sources
 
-    with NormBankService(Settings(home=home, embed_on_ingest=False)) as svc:
+    if base is not None:
+        if not (home / "store").is_dir():
+            shutil.copytree(base / "store", home / "store")
+        with NormBankService(Settings(home=home, embedding_backend=backend)) as svc:
+            report = svc.index_build()
+            print(f"index build ({backend}): {report.kind}, {report.live:,} live, encoded {report.encoded:,} "
+                  f"(cache hits {report.cache_hits:,}) in {report.seconds:.1f} s")
+        return
+    with NormBankService(Settings(home=home, embed_on_ingest=False, embedding_backend=backend)) as svc:
         t = time.perf_counter()
         svc.load_demo(with_taxonomy=False, embed=False)
         if "social-chem" in available_sources():
@@ -256,7 +268,10 @@ def main() -> int:
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--fresh", action="store_true", help="delete the bank (and its embedding cache) first")
     ap.add_argument("--compare-handlers", action="store_true", help="also measure def vs async handlers")
+    ap.add_argument("--backends", default="onnx,torch,onnx-int8",
+                    help="encoder backends to serve side by side (NORMGRAPH_EMBEDDING_BACKEND), first = default")
     args = ap.parse_args()
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     if not SC101.is_dir():
         print(f"skip: Social-Chem-101 not found at {SC101}")
         return 0
@@ -265,7 +280,11 @@ def main() -> int:
     if args.fresh:
         shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
-    build_bank(home)
+    # torch and onnx (fp32) share a vector space, hence one index; onnx-int8 gets a copy of the bank.
+    homes = {b: (work / "home-int8" if b == "onnx-int8" else home) for b in backends}
+    build_bank(home, "onnx" if "onnx" in backends or "torch" in backends else backends[0])
+    if "onnx-int8" in backends:
+        build_bank(homes["onnx-int8"], "onnx-int8", base=home)
 
     if shutil.which("wrk") is None:
         print("skip HTTP: wrk is not installed (apt-get install wrk)")
@@ -282,10 +301,14 @@ def main() -> int:
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("NORMGRAPH_")}
     env["NORMGRAPH_HOME"] = str(home)
+    env["NORMGRAPH_EMBEDDING_BACKEND"] = backends[0]
     cli = Path(sys.executable).with_name("normgraph")
-    port = free_port()
-    serve = [str(cli), "serve", "--port", str(port), "--workers", "2"]
-    measure("normgraph serve --workers 2", serve, env, port, pools, work, args.seconds, ("rotating", "distinct", "repeat"))
+    for backend in backends:
+        port = free_port()
+        serve = [str(cli), "serve", "--port", str(port), "--workers", "2"]
+        backend_env = dict(env, NORMGRAPH_HOME=str(homes[backend]), NORMGRAPH_EMBEDDING_BACKEND=backend)
+        measure(f"normgraph serve --workers 2, encoder {backend}", serve, backend_env, port, pools, work, args.seconds,
+                ("rotating", "distinct", "repeat"))
 
     if args.compare_handlers:
         for variant in ("def", "async"):

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
 from typing import Any, Callable, Literal, TypeVar
 
 import anyio
@@ -42,32 +41,17 @@ INSTRUCTIONS = (
 
 
 class _Bank:
-    """The service and (lazily) the retriever behind the tools."""
+    """The read-only service behind the tools: frame queries, and retrieval through the service's own
+    retriever (one model per process, the index checked against the store, the same input checks and error
+    codes as the HTTP API)."""
 
     def __init__(self, settings: Settings) -> None:
         from normgraph.services import NormBankService
 
         self.settings = settings.model_copy(update={"read_only": True})
         self.service = NormBankService(self.settings)
-        self._retriever = None
-        self._lock = threading.Lock()
-
-    def retriever(self):
-        with self._lock:
-            if self._retriever is None:
-                from normgraph.embed import default_cache_path, open_embedder
-                from normgraph.embed.cache import CachedEmbedder, EmbeddingCache
-                from normgraph.index.bank import BankIndex  # noqa: F401  (fail early on a missing extra)
-                from normgraph.retrieval import Retriever
-
-                model = getattr(self.settings, "embedding_model", None)
-                embedder = CachedEmbedder(open_embedder(model), EmbeddingCache(default_cache_path(self.settings.home)))
-                self._retriever = Retriever.open(self.service.store, self.settings.home, embedder=embedder)
-            return self._retriever
 
     def close(self) -> None:
-        if self._retriever is not None:
-            self._retriever.close()
         self.service.close()
 
 
@@ -102,7 +86,7 @@ def create_server(settings: Settings) -> MCPServer:
             for key, value in {"setting": setting, "kinds": kinds, "sources": sources, "labels": labels, "country": country}.items()
             if value is not None
         }
-        result = await _call(lambda: bank.retriever().retrieve(query, k, filters))
+        result = await _call(lambda: bank.service.retrieval.retrieve(query, k, filters or None))
         return {"results": [h.model_dump(mode="json", exclude_none=True) for h in result.results]}
 
     @server.tool()
@@ -142,10 +126,8 @@ def create_server(settings: Settings) -> MCPServer:
         """A context block for an agent's prompt: the k most relevant items for the situation, near-duplicates
         removed, grouped (norms / rules of thumb / values, rights and duties), conflicts flagged, within
         max_tokens, each with a citation id. format: markdown or json."""
-        from normgraph.prompting import build_prompt as assemble
-
         filters = {"setting": setting} if setting else None
-        result = await _call(lambda: assemble(bank.retriever(), situation, k, format=format, max_tokens=max_tokens, filters=filters))
+        result = await _call(lambda: bank.service.retrieval.prompt(situation, k, format, max_tokens, filters))
         return result.model_dump(mode="json")
 
     server._normgraph_bank = bank  # type: ignore[attr-defined]  # closed by run()

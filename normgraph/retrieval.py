@@ -170,12 +170,14 @@ class Retriever:
         """Open the index at ``<home>/index`` (``IndexMissing`` if there is none). With ``check_store``, a
         store whose statement count differs from the index's raises ``IndexOutOfDate``.
 
-        Without ``embedder``, ``model`` (default all-MiniLM-L6-v2) is loaded; pass ``threads=1`` in server
-        workers (one torch thread per worker: concurrent queries are batched instead). Other options go to
+        Without ``embedder``, ``model`` (default all-MiniLM-L6-v2) is loaded on ``backend`` (default ONNX
+        Runtime fp32); pass ``threads=1`` in server workers (one encoder thread per worker: concurrent queries
+        are batched instead). Other options go to
         the constructor (``rrf_k``, ``dense_weight``, ``lexical_weight``, ``ef_search``)."""
         from normgraph.index.bank import BankIndex
 
         threads = options.pop("threads", None)
+        backend = options.pop("backend", None)
         index = BankIndex.open(home)
         try:
             if check_store:
@@ -186,9 +188,9 @@ class Retriever:
                         {"indexed": index.live_count, "stored": stored, "fix": FIX},
                     )
             if embedder is None:
-                from normgraph.embed import open_cached_embedder
+                from normgraph.embed import DEFAULT_BACKEND, open_cached_embedder
 
-                embedder = open_cached_embedder(home, model or DEFAULT_MODEL, threads=threads)
+                embedder = open_cached_embedder(home, model or DEFAULT_MODEL, backend=backend or DEFAULT_BACKEND, threads=threads)
             return cls(store, index, embedder, home=home, **options)
         except BaseException:
             index.close()

