@@ -106,6 +106,7 @@ def _provenance(
     source_file: str | None,
     licence: str | None,
     agreement: float | None,
+    source_fields: dict[str, Any] | None = None,
 ) -> Provenance:
     return Provenance(
         source=source,
@@ -113,6 +114,7 @@ def _provenance(
         source_file=source_file,
         licence=licence,
         agreement=agreement,
+        source_fields=source_fields or {},
     )
 
 
@@ -133,8 +135,10 @@ def make_norm(
     source_file: str | None = None,
     id: str | None = None,
     situation: str | None = None,
+    source_fields: dict[str, Any] | None = None,
 ) -> Norm:
-    """A ``Norm`` from a source row. ``id`` is the source's own identifier of the row, not the stored id."""
+    """A ``Norm`` from a source row. ``id`` is the source's own identifier of the row, not the stored id;
+    ``source_fields`` are the row's columns the schema has no field for (kept verbatim in provenance)."""
     cs = constraints if isinstance(constraints, tuple) and all(isinstance(c, Constraint) for c in constraints) \
         else coerce_constraints(constraints)
     setting_n = _clean_label(setting, "setting")
@@ -167,7 +171,7 @@ def make_norm(
         label=lab,
         constraints=cs,
         split=split,
-        provenance=_provenance(source, source_row, source_file, licence, agreement),
+        provenance=_provenance(source, source_row, source_file, licence, agreement, source_fields),
     )
 
 
@@ -192,6 +196,7 @@ def make_statement(
     review_state: ReviewState | str = ReviewState.trusted,
     source_file: str | None = None,
     id: str | None = None,
+    source_fields: dict[str, Any] | None = None,
 ) -> AnyStatement:
     """A rule of thumb, value, right or duty (norms go through ``make_norm``)."""
     kind = Kind(kind)
@@ -221,7 +226,7 @@ def make_statement(
         situation=situation,
         country=country_n,
         review_state=review_state,
-        provenance=_provenance(source, source_row, source_file, licence, agreement),
+        provenance=_provenance(source, source_row, source_file, licence, agreement, source_fields),
     )
     if kind is Kind.rule_of_thumb:
         return RuleOfThumb(

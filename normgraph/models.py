@@ -194,6 +194,11 @@ class Provenance(BaseModel):
         description="fields of the statement inferred rather than read from the source -> the method, e.g. "
         "moral_foundations -> 'MFD 2.0 lexicon match: care (hurt)'",
     )
+    source_fields: dict[str, str | int | float | bool] = Field(
+        default_factory=dict,
+        description="columns of the source row the schema has no field for, kept verbatim, e.g. ETHICS "
+        "commonsense is_short/edited, a PrivacyLens seed's source",
+    )
 
 
 class Statement(BaseModel):

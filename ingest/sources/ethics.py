@@ -9,6 +9,8 @@
   else ``unexpected``.
 
 The scenario is the statement's situation (a situation node: all excuses offered for one request meet there).
+Commonsense ``is_short`` and ``edited`` have no field in the schema and are kept verbatim in
+``provenance.source_fields`` (``True``/``False`` as booleans, whole numbers as ints, any other value as written).
 Norms carry the split named by the file (``cm_test_hard.csv`` -> ``test_hard``, ``justice_train.csv`` ->
 ``train``). Ids are derived from the content, so an exact duplicate row is counted as a duplicate, and two rows
 with the same text but different labels are both kept (as different statements).
@@ -36,6 +38,10 @@ SUBSETS: dict[str, tuple[str, ...]] = {
     "justice": ("label", "scenario"),
 }
 COLUMNS = ("label", "input", "scenario", "excuse", "is_short", "edited")
+# Columns a subset has that the schema has no field for: kept in provenance.source_fields.
+_KEPT: dict[str, tuple[str, ...]] = {"commonsense": ("is_short", "edited")}
+_FLAGS = {"true": True, "false": False}
+_INT = re.compile(r"-?[0-9]{1,18}")
 _SPLIT = re.compile(r"(?:^|_)(train|dev|val|test(?:_hard)?)$")
 
 
@@ -70,11 +76,13 @@ class Ethics(TabularSource):
     def expected(self) -> str:
         return "; ".join(f"{name}: {', '.join(cols)}" for name, cols in SUBSETS.items())
 
-    def prepare(self, table: Table) -> tuple[str, dict[str, int], str, str | None]:
-        return subset_of(table), table.index, table.path.name, split_of(table.path.name)
+    def prepare(self, table: Table) -> tuple[str, dict[str, int], str, str | None, tuple[tuple[str, int], ...]]:
+        subset = subset_of(table)
+        kept = tuple((c, table.index[c]) for c in _KEPT.get(subset, ()) if c in table.index)
+        return subset, table.index, table.path.name, split_of(table.path.name), kept
 
     def row(self, fields: list[str], line: int, state: Any) -> Record:
-        subset, index, file_name, split = state
+        subset, index, file_name, split, kept = state
         raw_label = fields[index["label"]].strip()
         if raw_label not in ("0", "1"):
             raise InvalidInput(f"label {raw_label!r}: expected 0 or 1")
@@ -112,6 +120,17 @@ class Ethics(TabularSource):
                 constraints=(),
                 label=label,
                 split=split,
+                source_fields={c: _verbatim(fields[i]) for c, i in kept if fields[i].strip()},
                 **common,
             )
         return (line, [st, *linked_concepts(st)])
+
+
+def _verbatim(value: str) -> str | int | bool:
+    """A flag column as the boolean it spells (the published files write True/False), a whole number as an int
+    (some copies write 0/1), else the text as written."""
+    v = value.strip()
+    flag = _FLAGS.get(v.lower())
+    if flag is not None:
+        return flag
+    return int(v) if _INT.fullmatch(v) else v

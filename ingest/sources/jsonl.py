@@ -13,6 +13,9 @@ Keys (anything else is rejected with the unknown keys named):
 
 Ids: an ``id`` gives ``statement_id(<kind prefix>, <source>, <id>)`` (an id already in normgraph's form, as in
 an export, is kept); without one the id is a hash of the normalised content. Blank lines are skipped.
+
+Resumable: an interrupted ingest seeks to its last checkpoint (byte offset and line) and goes on, with the
+same line numbers in provenance and rejects.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from normgraph.models import Kind
 from pydantic import ValidationError
 
 from ingest.canonical import make_norm, make_statement
-from ingest.pipeline import ByteCounter, FileSource, Record, check_file
+from ingest.checkpoint import Position
+from ingest.pipeline import ByteCounter, Record, ResumableFileSource, check_file
 from ingest.rejects import Reject
 
 COMMON_KEYS = (
@@ -45,23 +49,32 @@ _STRING_KEYS = ("text", "kind", "setting", "behavior", "situation", "country", "
                 "split", "action", "valence", "explanation", "review_state")
 
 
-class JsonlNorms(FileSource):
+class JsonlNorms(ResumableFileSource):
     name = "jsonl"
     description = "JSON Lines of norms, rules of thumb, values, rights and duties (one object per line; `text` required, `label` for norms)"
     columns = ALL_KEYS
 
-    def records(self, path: Path, counter: ByteCounter | None = None) -> Iterator[Record]:
+    def records(
+        self, path: Path, counter: ByteCounter | None = None, *, start: Position | None = None
+    ) -> Iterator[Record]:
+        """``(line, statement)`` or a ``Reject`` per non-blank line; with ``start`` (a checkpoint), the lines
+        after it."""
         path = check_file(path)
         counter = counter if counter is not None else ByteCounter()
         default_source = path.stem
         rows = 0
         with open(path, "rb") as fh:
-            for n, raw in enumerate(fh, 1):
+            if start is not None:
+                fh.seek(start.offset)
+                counter.done, counter.line = start.offset, start.line
+                rows = 1  # the part before the checkpoint was not empty
+            for raw in fh:
                 counter.done += len(raw)
+                counter.line += 1
                 if not raw.strip():
                     continue
                 rows += 1
-                yield _record(raw, n, default_source, path.name)
+                yield _record(raw, counter.line, default_source, path.name)
         if rows == 0:
             raise IngestError(f"{path}: empty file", {"file": str(path)})
 

@@ -10,6 +10,9 @@ on its own and the rest loads. NormBank rows never span lines; a line that ends 
 joined with the next line(s) only if that yields a complete row, otherwise it is rejected as truncated.
 Line numbers are physical lines (the header is line 1); a row's id is derived from (``normbank``, line number),
 so re-ingesting the same file is a no-op.
+
+Resumable: the reader keeps the byte offset and line just after each row it hands over, so an interrupted
+ingest reads the header again, seeks to its last checkpoint and goes on with the same line numbers (and ids).
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from normgraph.source_registry import licence_of
 from pydantic import ValidationError
 
 from ingest.canonical import make_norm
-from ingest.pipeline import ByteCounter, FileSource, Record, check_file
+from ingest.checkpoint import Position
+from ingest.pipeline import ByteCounter, Record, ResumableFileSource, check_file
 from ingest.rejects import Reject
 
 SOURCE = "normbank"
@@ -65,22 +69,26 @@ def _decode(raw: bytes, line: int) -> str | Reject:
         )
 
 
-class NormBankCsv(FileSource):
+class NormBankCsv(ResumableFileSource):
     name = SOURCE
     description = "NormBank.csv in its published layout (setting, behavior, constraints, norm expected/normal/taboo, label 2/1/0, split)"
     columns = COLUMNS
 
-    def records(self, path: Path, counter: ByteCounter | None = None) -> Iterator[Record]:
-        """``(line, Norm)`` for each good row and a ``Reject`` for each bad one."""
+    def records(
+        self, path: Path, counter: ByteCounter | None = None, *, start: Position | None = None
+    ) -> Iterator[Record]:
+        """``(line, Norm)`` for each good row and a ``Reject`` for each bad one; with ``start`` (a checkpoint),
+        the rows after it."""
         path = check_file(path)
         counter = counter if counter is not None else ByteCounter()
         with open(path, "rb") as fh:
-            yield from _rows(fh, path, counter)
+            yield from _rows(fh, path, counter, start)
 
 
 def _header(fh, path: Path, counter: ByteCounter) -> dict[str, int]:
     raw = fh.readline()
     counter.done += len(raw)
+    counter.line += 1
     if raw and not raw.strip():
         raise IngestError(f"{path}: line 1: empty header line (expected the columns {', '.join(COLUMNS)})",
                           {"file": str(path), "line": 1})
@@ -120,50 +128,58 @@ class _Layout(NamedTuple):
     source_file: str
 
 
-def _rows(fh, path: Path, counter: ByteCounter) -> Iterator[Record]:
+def _rows(fh, path: Path, counter: ByteCounter, start: Position | None = None) -> Iterator[Record]:
     col = _header(fh, path, counter)
     width = col.pop("__width__")
     layout = _Layout(width, *(col[c] for c in REQUIRED), col.get("label"), col.get("split"), path.name)
     frames: dict[str, tuple | str] = {}  # constraint string -> parsed frame, or the error message
+    if start is not None:
+        fh.seek(start.offset)
+        counter.done, counter.line = start.offset, start.line
+    # Lines read ahead while trying to join a row and then given back; the counter counts only lines taken, so
+    # when a row is handed over it stands just after that row (a checkpoint never skips a given-back line).
     pending: list[bytes] = []
-    line_no = 1
 
     def next_raw() -> bytes:
-        if pending:
-            return pending.pop()
-        raw = fh.readline()
-        counter.done += len(raw)
+        raw = pending.pop() if pending else fh.readline()
+        if raw:
+            counter.done += len(raw)
+            counter.line += 1
         return raw
+
+    def give_back(lines: list[bytes]) -> None:
+        for raw in reversed(lines):
+            pending.append(raw)
+            counter.done -= len(raw)
+            counter.line -= 1
 
     while True:
         raw = next_raw()
         if not raw:
             break
-        line_no += 1
-        decoded = _decode(raw, line_no)
+        first = counter.line
+        decoded = _decode(raw, first)
         if isinstance(decoded, Reject):
             yield decoded
             continue
         text = decoded
         if not text.strip():
             continue
-        start = line_no
         try:
             fields = _parse_line(text)
         except csv.Error as e:
-            joined, used = _try_join(text, next_raw, width, start)
+            joined, used = _try_join(text, next_raw, width, first)
             if joined is not None:
                 fields = joined
-                line_no += len(used)
             else:
-                pending.extend(reversed(used))
-                yield Reject(start, _csv_problem(e, raw), text.rstrip("\r\n"))
+                give_back(used)
+                yield Reject(first, _csv_problem(e, raw), text.rstrip("\r\n"))
                 continue
         if len(fields) != width:
             truncated = " (truncated last line?)" if not raw.endswith(b"\n") else ""
-            yield Reject(start, f"expected {width} fields, found {len(fields)}{truncated}", text.rstrip("\r\n"))
+            yield Reject(first, f"expected {width} fields, found {len(fields)}{truncated}", text.rstrip("\r\n"))
             continue
-        yield _row(fields, start, text, layout, frames)
+        yield _row(fields, first, text, layout, frames)
 
 
 def _try_join(text: str, next_raw, width: int, start: int) -> tuple[list[str] | None, list[bytes]]:

@@ -13,7 +13,7 @@ labelled ``unexpected``, written as a frame over the five contextual-integrity p
 
 Ids come from ``name`` (``main1`` …), so the JSON file and the flat CSV load onto the same norms (the CSV's
 ``file`` column is the record's source file). The seed's own ``source`` (regulation, literature,
-crowdsourcing …) is not kept: the schema has no field for it.
+crowdsourcing …), which the schema has no field for, is kept verbatim in ``provenance.source_fields["source"]``.
 """
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ def _role(text: str) -> str:
 
 
 def flow_norm(name: str, seed: dict[str, Any], story: str | None, line: int, file_name: str | None) -> list:
-    """One information flow -> its norm (and behaviour node)."""
+    """One information flow -> its norm (and behaviour node). The seed's ``source`` (where the flow came from)
+    goes into ``provenance.source_fields``."""
     values: dict[str, str] = {}
     for key in PARAMETERS:
         value = seed.get(key)
@@ -77,6 +78,7 @@ def flow_norm(name: str, seed: dict[str, Any], story: str | None, line: int, fil
         text=text,
         situation=story,
         licence=LICENCE,
+        source_fields={"source": origin.strip()} if isinstance(origin := seed.get("source"), str) and origin.strip() else None,
     )
     return [norm, *linked_concepts(norm)]
 
@@ -94,7 +96,7 @@ class _FlatCsv(TabularSource):
         name = fields[index["name"]].strip()
         if not name:
             raise InvalidInput("empty name")
-        seed = {k: fields[index[k]] for k in PARAMETERS}
+        seed = {k: fields[index[k]] for k in (*PARAMETERS, "source") if k in index}
         story = fields[index["story"]].strip() if "story" in index else ""
         source_file = fields[index["file"]].strip() if "file" in index else ""
         return (line, flow_norm(name, seed, story or None, line, source_file or file_name))

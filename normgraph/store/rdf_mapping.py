@@ -126,6 +126,7 @@ NG_SOURCE_FILE = NG + "sourceFile"
 NG_AGREEMENT = NG + "agreement"
 NG_REVIEWER = NG + "reviewer"
 NG_INFERRED = NG + "inferred"
+NG_SOURCE_FIELDS = NG + "sourceFields"
 NG_MODEL = NG + "model"
 NG_PAYLOAD = NG + "payload"
 NG_CONTEXT = NG + "context"
@@ -200,6 +201,7 @@ FIELD_TERMS: dict[str, dict[str, str]] = {
         "reviewer": NG_REVIEWER,
         "created_at": PROV_GENERATED_AT,
         "inferred": NG_INFERRED,
+        "source_fields": NG_SOURCE_FIELDS,
     },
     "Concept": {
         "id": DCT_IDENTIFIER,
@@ -432,6 +434,8 @@ def provenance_lines(s: str, p: Provenance, out: list[str]) -> None:
         add(f"{s} {_T['NG_REVIEWER']} {lit(p.reviewer)} .")
     if p.inferred:
         add(f"{s} {_T['NG_INFERRED']} {typed(orjson.dumps(p.inferred).decode(), RDF_JSON)} .")
+    if p.source_fields:
+        add(f"{s} {_T['NG_SOURCE_FIELDS']} {typed(orjson.dumps(p.source_fields).decode(), RDF_JSON)} .")
     add(f'{s} {_T_GENERATED_AT} "{p.created_at.isoformat()}"^^<{XSD_DATETIME}> .')
 
 

@@ -46,6 +46,13 @@ def test_commonsense_hard_test_set_loads_completely(shared_data, store, tmp_path
     with open(path, encoding="utf-8", newline="") as fh:
         physical = fh.read().split("\n")
     assert long_rows[0]["input"].strip()[:40] in physical[first_line - 1]
+    # is_short/edited, which the schema has no field for, come back from the store as the booleans written.
+    flag = {"True": True, "False": False}
+    stored = store.get_statement(post.id)
+    assert stored.provenance.source_fields == {
+        "is_short": flag[long_rows[0]["is_short"]], "edited": flag[long_rows[0]["edited"]]}
+    assert Counter(tuple(sorted(n.provenance.source_fields.items())) for n in store.iter_statements()) == Counter(
+        (("edited", flag[r["edited"]]), ("is_short", flag[r["is_short"]])) for r in rows)
 
 
 @pytest.mark.slow
@@ -108,6 +115,29 @@ def test_subsets_are_told_apart_by_columns_and_bad_labels_rejected(store, tmp_pa
     assert duties["But I am reading."].valence is Valence.supports
     # All excuses for one request meet at its situation.
     assert {d.situation for d in duties.values()} == {"Could you feed the cat?"}
+    # Commonsense keeps is_short/edited; the other subsets have no columns beyond the schema's.
+    kicked = next(s for s in store.iter_statements([Kind.norm]) if s.text == "I kicked the dog.")
+    assert store.get_statement(kicked.id).provenance.source_fields == {"is_short": True, "edited": False}
+    assert all(not d.provenance.source_fields for d in duties.values())
+
+
+def test_commonsense_flags_are_kept_as_written_and_reingest_is_a_no_op(store, tmp_path):
+    cm = tmp_path / "cm_dev.csv"
+    cm.write_text("label,input,is_short,edited\n1,I kicked the dog.,true,1\n0,I fed the dog.,,maybe\n"
+                  "0,I fed the cat.,False,0\n", encoding="utf-8")
+    first = load(Ethics(), cm, store, tmp_path)
+    assert (first.loaded, first.rejected) == (3, 0)
+    fields = {s.text: store.get_statement(s.id).provenance.source_fields for s in store.iter_statements()}
+    assert fields == {
+        "I kicked the dog.": {"is_short": True, "edited": 1},
+        "I fed the dog.": {"edited": "maybe"},  # an empty cell is left out
+        "I fed the cat.": {"is_short": False, "edited": 0},
+    }
+    again = load(Ethics(), cm, store, tmp_path)
+    assert (again.loaded, again.updated, again.duplicates) == (0, 0, 3)
+    cm.write_text("label,input,is_short,edited\n1,I kicked the dog.,true,0\n", encoding="utf-8")
+    changed = load(Ethics(), cm, store, tmp_path)
+    assert (changed.loaded, changed.updated) == (0, 1)  # a changed flag is a change of the stored row
 
 
 def test_unknown_ethics_layout_is_an_error_naming_the_layouts(store, tmp_path):
@@ -151,6 +181,12 @@ def test_privacylens_json_and_flat_csv_load_onto_the_same_norms(shared_data, sto
     assert frame[(Subject.environment, "data subject")] == seed["data_subject"]
     assert frame[(Subject.environment, "transmission principle")] == seed["transmission_principle"]
     assert norm.provenance.source_file == "main_data.json" and norm.provenance.licence == "MIT"
+    # The seed's source (regulation, literature, crowdsourcing …) is kept, the same from either format.
+    assert norm.provenance.source_fields == {"source": seed["source"]}
+    stored = Counter(s.provenance.source_fields.get("source") for s in store.iter_statements())
+    assert stored == Counter(r["source"] for r in rows)
+    assert stored == Counter(r["source"] for r in rows if r["file"] != "main_data.json") + Counter(
+        r["seed"]["source"] for r in records)
 
 
 def test_privacylens_bad_records(store, tmp_path):

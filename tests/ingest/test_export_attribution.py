@@ -4,9 +4,11 @@ situation nodes, and conform to the SHACL shapes (norms judged in a situation ne
 from __future__ import annotations
 
 import io
+import json
 
 import rdflib
 from pyshacl import validate
+from rdflib.namespace import RDF
 
 from ingest.sources.ethics import Ethics
 from ingest.sources.moral_stories import MoralStories
@@ -65,6 +67,12 @@ def test_turtle_export_credits_every_source_and_conforms(store, tmp_path):
     node = rdflib.URIRef(m.concept_iri(situation_id("lying to my friend about liking her cooking")))
     # Social-Chem 2 rules, Moral Stories a rule and two actions, ValuePrism 4 values/rights/duties.
     assert len(set(g.subjects(NG.inSituation, node))) == 2 + 3 + 4
+    # Source columns the schema has no field for travel as ng:sourceFields (JSON), only where a row has some.
+    kept = {str(g.value(s, NG.text)): json.loads(str(o)) for s, o in g.subject_objects(NG.sourceFields)}
+    assert kept == {"I kicked the dog.": {"is_short": True, "edited": False},
+                    "It is unexpected for the nurse to share a diagnosis about a patient with a neighbour (chat in "
+                    "person).": {"source": "crowdsourcing"}}
+    assert all(o.datatype == RDF.JSON for o in g.objects(None, NG.sourceFields))
     shapes = rdflib.Graph()
     shapes.parse(data=ontology.shapes_text(), format="turtle")
     onto = rdflib.Graph()

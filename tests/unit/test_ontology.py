@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import json
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -154,7 +155,8 @@ def bank(tmp_path: Path, extra: list[Norm] = ()) -> rdflib.Graph:  # type: ignor
                 RuleOfThumb(
                     id="rot-1", text="Be kind.", label=Label.expected, moral_foundations=("care-harm",),
                     judgments={"agree": 3}, review_state=ReviewState.approved,
-                    provenance=Provenance(source="social-chem-101", created_at=T0),
+                    provenance=Provenance(source="social-chem-101", created_at=T0,
+                                          source_fields={"rot-bad": 0, "split": "train", "is_short": True}),
                 ),
                 ValueRightDuty(
                     id="r-1", kind=Kind.right, text="Everyone has the right to rest.",
@@ -182,6 +184,29 @@ def test_exported_bank_conforms_to_the_shapes(tmp_path: Path, shapes: rdflib.Gra
     assert len(set(g.subjects(RDF.type, NG.Norm))) == 3
     ok, report = conforms(g, shapes)
     assert ok, report
+
+
+def test_source_fields_are_one_json_literal_and_only_where_given(tmp_path: Path, shapes: rdflib.Graph) -> None:
+    g = bank(tmp_path)
+    kept = list(g.subject_objects(NG.sourceFields))
+    assert [(str(g.value(s, NG.text)), o.datatype) for s, o in kept] == [("Be kind.", RDF.JSON)]
+    assert json.loads(str(kept[0][1])) == {"rot-bad": 0, "split": "train", "is_short": True}
+    g.add((kept[0][0], NG.sourceFields, rdflib.Literal("rot-bad=0")))  # not JSON, and a second value
+    ok, report = conforms(g, shapes)
+    assert not ok and "sourceFields" in report
+
+
+def test_same_content_treats_missing_and_empty_source_fields_alike() -> None:
+    """Payloads stored before ``source_fields`` existed lack the key: re-ingesting the same row is no change,
+    while a row that now keeps columns is one."""
+    new = _norm("1", ()).model_dump(mode="json")
+    old = _norm("1", ()).model_dump(mode="json")
+    del old["provenance"]["source_fields"]
+    assert new["provenance"]["source_fields"] == {}
+    assert m.same_content(old, new) and m.same_content(new, old)
+    kept = _norm("1", ()).model_dump(mode="json")
+    kept["provenance"]["source_fields"] = {"is_short": True}
+    assert not m.same_content(old, kept) and not m.same_content(kept, new)
 
 
 def test_norm_with_two_labels_does_not_conform(tmp_path: Path, shapes: rdflib.Graph) -> None:
