@@ -84,16 +84,23 @@ def query_latency(encode, queries: list[str]) -> tuple[float, float]:
     return float(np.percentile(ms, 50)), float(np.percentile(ms, 99))
 
 
-def quality(encode) -> dict[str, float]:
-    """recall@10 and MRR on Social-Chem-101 (all situations vs all distinct rules), exact search."""
+def quality(embedder) -> dict[str, float]:
+    """recall@10 and MRR on Social-Chem-101 (all situations vs all distinct rules), exact search. Rules are
+    encoded in batches (as index builds do) and situations as the server encodes queries: alone when the
+    embedder's vectors depend on their batch (int8), else in batches."""
+    from normgraph.embed.base import batch_invariant
+
     from retrieval_quality import load, metrics
 
     rows, gold_texts, _ = load(SC101)
     docs = [r["rot"].strip() for r in rows]
     pos = {t: i for i, t in enumerate(docs)}
     situations = sorted(gold_texts)
-    d = encode(docs)
-    q = encode(situations)
+    d = embedder.encode(docs)
+    if batch_invariant(embedder):
+        q = embedder.encode(situations)
+    else:
+        q = np.stack([embedder.encode([s])[0] for s in situations])
     ranked = []
     for i in range(0, len(q), 512):
         s = q[i : i + 512] @ d.T
@@ -118,7 +125,7 @@ def main() -> int:
     words = [len(t.split()) for t in texts]
     print(f"{len(texts):,} sentences, {min(words)}-{max(words)} words (mean {np.mean(words):.1f}), {args.threads} threads, "
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
-    emb = open_embedder(threads=args.threads)
+    emb = open_embedder(backend="torch", threads=args.threads)
     model = emb._model  # the SentenceTransformer, to feed it batches in arrival order
 
     def unsorted(ts: list[str]) -> None:
@@ -163,7 +170,7 @@ def main() -> int:
             if base_vecs is None:
                 base_vecs = vecs
             cos = float(np.min((vecs * base_vecs).sum(axis=1)))
-            m = quality(emb_b.encode)
+            m = quality(emb_b)
             if base_quality is None:
                 base_quality = m
             verdict = "" if backend == "torch" else (

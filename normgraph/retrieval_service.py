@@ -310,11 +310,11 @@ class RetrievalService:
         return report
 
     def build_if_needed(self, changed: bool, progress: bool = False) -> "BuildReport | None":
-        """After an ingest: build when it changed the store, or when the index is missing or does not hold as
-        many statements as the store (an earlier ingest deferred it)."""
+        """After an ingest: build when it changed the store, or when the index is missing, does not hold as
+        many statements as the store (an earlier ingest deferred it) or was built with another model/backend."""
         if not changed:
             st = self.status()
-            if st.exists and st.live == self.store.stats().statements:
+            if st.exists and st.live == self.store.stats().statements and st.model_id == self.model().model_id:
                 return None
         return self.build(progress=progress)
 

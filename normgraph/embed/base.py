@@ -26,3 +26,10 @@ class Embedder(Protocol):
 
     def encode(self, texts: Sequence[str]) -> "np.ndarray":
         """``(len(texts), dim)`` float32, each row L2-normalised (inner product = cosine)."""
+
+
+def batch_invariant(embedder: object) -> bool:
+    """Whether a text's vector is the same whatever it is encoded with. Embedders that quantise activations
+    per batch (``OnnxEmbedder`` with int8 weights) say ``batch_invariant = False``: their queries are encoded
+    one at a time, so the same question always gets the same answer."""
+    return bool(getattr(embedder, "batch_invariant", True))

@@ -5,6 +5,10 @@ products are too thin to use the cores well), while a batch of 32 costs ~4 ms a 
 concurrent requests from a thread pool therefore encodes the queries that arrive together as one batch: the
 first caller becomes the leader, waits ``wait_ms`` for company, encodes everything pending, and hands each
 caller its vector. A lone caller pays only the short wait.
+
+An embedder whose vectors depend on their batch-mates (``normgraph.embed.base.batch_invariant``) gets batches
+of one: concurrent queries still take turns on the model, but each is encoded alone, exactly as when the
+server is idle.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
-from normgraph.embed.base import Embedder
+from normgraph.embed.base import Embedder, batch_invariant
 
 
 class _Pending:
@@ -31,8 +35,9 @@ class _Pending:
 class QueryBatcher:
     def __init__(self, embedder: Embedder, *, max_batch: int = 32, wait_ms: float = 1.0) -> None:
         self.embedder = embedder
-        self.max_batch = max_batch
-        self.wait = wait_ms / 1000.0
+        invariant = batch_invariant(embedder)
+        self.max_batch = max_batch if invariant else 1
+        self.wait = wait_ms / 1000.0 if invariant else 0.0
         self._cond = threading.Condition()
         self._queue: list[_Pending] = []
         self._leading = False

@@ -45,11 +45,12 @@ _FP32_FILE, _INT8_FILE = "model.onnx", "model-int8.onnx"
 _BATCH = 64
 
 
-def _modules(model_dir: Path) -> tuple[str, bool]:
-    """``(pooling, normalise)`` of a sentence-transformers directory; refuses layouts this adapter cannot run."""
+def _pooling(model_dir: Path) -> str:
+    """How a sentence-transformers directory pools (``mean`` or ``cls``; the output is always L2-normalised,
+    as the ``Embedder`` protocol asks); refuses layouts this adapter cannot run."""
     modules_file = model_dir / "modules.json"
     if not modules_file.is_file():
-        return "mean", True  # a bare Hugging Face encoder: sentence-transformers would mean-pool it too
+        return "mean"  # a bare Hugging Face encoder: sentence-transformers would mean-pool it too
     types = [m.get("type", "").rsplit(".", 1)[-1] for m in json.loads(modules_file.read_text())]
     if types[:2] != ["Transformer", "Pooling"] or any(t != "Normalize" for t in types[2:]):
         raise InvalidInput(
@@ -71,7 +72,7 @@ def _modules(model_dir: Path) -> tuple[str, bool]:
             f"not as {pooling_dir}/config.json asks: set NORMGRAPH_EMBEDDING_BACKEND=torch for this model",
             {"model": str(model_dir)},
         )
-    return pooling, True
+    return pooling
 
 
 def _max_length(model_dir: Path) -> int:
@@ -150,6 +151,13 @@ class OnnxEmbedder:
 
     ``encode`` tokenises the whole call once, sorts it by token count and pads each batch only to its own
     longest text, so a call of mixed lengths does little padded work.
+
+    With int8 weights ONNX Runtime quantises each layer's activations with one scale per batch, so a text's
+    vector moves with its batch-mates (cosine 0.987-0.994 to the same text encoded alone). ``batch_invariant``
+    is then False: queries are encoded alone (``normgraph.embed.batching``), so the same question always gets
+    the same answer, while index builds keep batching for throughput — their vectors are written to the
+    embedding cache once and every later build reuses them, so a rebuild does not move them. Recall on the
+    benchmark is measured that way (bench/embed_throughput.py).
     """
 
     def __init__(
@@ -162,7 +170,7 @@ class OnnxEmbedder:
         batch_size: int = _BATCH,
     ) -> None:
         name, model_dir = resolve_model(model)
-        self._pooling, _ = _modules(model_dir)
+        self._pooling = _pooling(model_dir)
         tokenizer_file = model_dir / "tokenizer.json"
         if not tokenizer_file.is_file():
             raise InvalidInput(
@@ -190,6 +198,7 @@ class OnnxEmbedder:
             if not path.is_file():
                 _quantize(fp32, path)
 
+        self.batch_invariant = not quantize
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = max(1, threads or os.cpu_count() or 1)
@@ -223,27 +232,30 @@ class OnnxEmbedder:
         lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
         order = np.argsort(-lengths, kind="stable")
         for start in range(0, len(order), self.batch_size):
-            idx = order[start : start + self.batch_size]
-            width = int(lengths[idx[0]])
-            ids = np.zeros((len(idx), width), dtype=np.int64)
-            mask = np.zeros((len(idx), width), dtype=np.int64)
-            types = np.zeros((len(idx), width), dtype=np.int64)
-            for row, i in enumerate(idx):
-                e = encodings[i]
-                n = len(e.ids)
-                ids[row, :n] = e.ids
-                mask[row, :n] = 1
-                types[row, :n] = e.type_ids
-            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-            hidden = self._session.run(None, {k: feed[k] for k in self._inputs})[0]
-            if self._pooling == "cls":
-                pooled = hidden[:, 0, :]
-            else:
-                m = mask[..., None].astype(np.float32)
-                pooled = (hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
-            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-            out[idx] = pooled / np.maximum(norms, 1e-12)
+            self._run(encodings, order[start : start + self.batch_size], out)
         return out
+
+    def _run(self, encodings: list, idx: np.ndarray, out: np.ndarray) -> None:
+        """Encode ``encodings[idx]`` (longest first) into ``out[idx]``."""
+        width = max(len(encodings[i].ids) for i in idx)
+        ids = np.zeros((len(idx), width), dtype=np.int64)
+        mask = np.zeros((len(idx), width), dtype=np.int64)
+        types = np.zeros((len(idx), width), dtype=np.int64)
+        for row, i in enumerate(idx):
+            e = encodings[i]
+            n = len(e.ids)
+            ids[row, :n] = e.ids
+            mask[row, :n] = 1
+            types[row, :n] = e.type_ids
+        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        hidden = self._session.run(None, {k: feed[k] for k in self._inputs})[0]
+        if self._pooling == "cls":
+            pooled = hidden[:, 0, :]
+        else:
+            m = mask[..., None].astype(np.float32)
+            pooled = (hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        out[idx] = pooled / np.maximum(norms, 1e-12)
 
     def __repr__(self) -> str:
         return f"OnnxEmbedder({self._id!r}, {self.path.name})"

@@ -72,6 +72,11 @@ class LexicalIndex:
         if meta.get("tokenizer") != TOKENIZER_VERSION:
             raise ValueError(f"lexical index at {directory} uses tokenizer {meta.get('tokenizer')}, not {TOKENIZER_VERSION}")
         bm25 = bm25s.BM25.load(str(directory), mmap=mmap, show_progress=False)
+        # Plain ndarray views of the mapped arrays: same pages (shared by server workers), but indexing an
+        # np.memmap wraps every result in a memmap object, which cost ~0.3 ms per query.
+        scores = getattr(bm25, "scores", None)
+        if isinstance(scores, dict):
+            bm25.scores = {k: np.asarray(v) if isinstance(v, np.memmap) else v for k, v in scores.items()}
         return cls(bm25, int(meta["n"]))
 
     def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

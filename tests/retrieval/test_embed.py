@@ -52,7 +52,10 @@ def test_cache_encodes_each_text_once(model, tmp_path):
     assert fresh.encoded == 1
 
 
-def test_concurrent_queries_are_batched_and_exact(model):
+def test_concurrent_queries_are_batched_and_exact(tmp_path):
+    # An embedder whose vectors do not depend on their batch-mates (fp32); int8's queries are encoded alone
+    # (tests/retrieval/test_onnx_embed.py).
+    model = open_embedder(backend="onnx", home=tmp_path, threads=1)
     batcher = QueryBatcher(model, wait_ms=50)
     queries = [f"is it rude to eat on the bus, case {i}" for i in range(16)]
     expected = model.encode(queries)

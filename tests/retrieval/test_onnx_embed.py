@@ -94,8 +94,8 @@ def test_unknown_backends_are_clear_errors():
         open_embedder(backend="tensorflow")
     with pytest.raises(Exception, match="embedding_backend"):
         Settings.from_env({"NORMGRAPH_EMBEDDING_BACKEND": "tensorflow"})
-    assert Settings.from_env({}).embedding_backend == "onnx"
-    assert Settings.from_env({"NORMGRAPH_EMBEDDING_BACKEND": "onnx-int8"}).embedding_backend == "onnx-int8"
+    assert Settings.from_env({}).embedding_backend == "onnx-int8"
+    assert Settings.from_env({"NORMGRAPH_EMBEDDING_BACKEND": "torch"}).embedding_backend == "torch"
 
 
 def test_exports_of_a_model_a_user_configures_by_path(torch_model, tmp_path):
@@ -106,3 +106,22 @@ def test_exports_of_a_model_a_user_configures_by_path(torch_model, tmp_path):
     assert emb.model_id.startswith("my-minilm@")
     assert float(emb.encode(TEXTS[:1])[0] @ torch_model.encode(TEXTS[:1])[0]) > 0.9999
     assert os.access(emb.path, os.R_OK)
+
+
+def test_int8_queries_are_encoded_alone_so_answers_do_not_depend_on_other_traffic(onnx_home):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from normgraph.embed.base import batch_invariant
+    from normgraph.embed.batching import QueryBatcher
+
+    int8 = open_embedder(backend="onnx-int8", home=onnx_home, threads=1)
+    queries = [t for t in TEXTS if t.strip()][:4] + [f"is it rude to eat on the bus, case {i}" for i in range(12)]
+    alone = np.stack([int8.encode([q])[0] for q in queries])
+    # Per-batch activation scales: encoded together, the same texts come out different.
+    assert not batch_invariant(int8)
+    assert not np.array_equal(int8.encode(queries), alone)
+    batcher = QueryBatcher(int8, wait_ms=50)
+    with ThreadPoolExecutor(16) as pool:
+        got = np.stack(list(pool.map(batcher.encode_one, queries)))
+    assert np.array_equal(got, alone)
+    assert batcher.batches == len(queries)
