@@ -28,6 +28,21 @@ class Embedder(Protocol):
         """``(len(texts), dim)`` float32, each row L2-normalised (inner product = cosine)."""
 
 
+class ModelIdentity:
+    """``model_id`` and ``dim`` as the adapters set them (``_id``, ``_dim``) when they load a model."""
+
+    _id: str
+    _dim: int
+
+    @property
+    def model_id(self) -> str:
+        return self._id
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+
 def batch_invariant(embedder: object) -> bool:
     """Whether a text's vector is the same whatever it is encoded with. Embedders that quantise activations
     per batch (``OnnxEmbedder`` with int8 weights) say ``batch_invariant = False``: their queries are encoded

@@ -29,7 +29,7 @@ from typing import Sequence
 
 import numpy as np
 
-from normgraph.embed.base import DEFAULT_MODEL
+from normgraph.embed.base import DEFAULT_MODEL, ModelIdentity
 from normgraph.embed.model_files import fingerprint, resolve_model
 from normgraph.errors import InvalidInput
 
@@ -146,7 +146,7 @@ def _writable(directory: Path) -> Path:
         return fallback
 
 
-class OnnxEmbedder:
+class OnnxEmbedder(ModelIdentity):
     """Mean- (or CLS-) pooled, L2-normalised sentence embeddings from ONNX Runtime on CPU.
 
     ``encode`` tokenises the whole call once, sorts it by token count and pads each batch only to its own
@@ -215,14 +215,6 @@ class OnnxEmbedder:
         self.model_dir = model_dir
         self.path = path
         self.batch_size = batch_size
-
-    @property
-    def model_id(self) -> str:
-        return self._id
-
-    @property
-    def dim(self) -> int:
-        return self._dim
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         out = np.empty((len(texts), self._dim), dtype=np.float32)

@@ -8,7 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
-from normgraph.embed.base import DEFAULT_MODEL
+from normgraph.embed.base import DEFAULT_MODEL, ModelIdentity
 from normgraph.embed.model_files import fingerprint, resolve_model
 from normgraph.errors import InvalidInput
 
@@ -24,7 +24,7 @@ from sentence_transformers import SentenceTransformer  # noqa: E402
 _SINGLE_THREAD_MAX = 4
 
 
-class SentenceTransformerEmbedder:
+class SentenceTransformerEmbedder(ModelIdentity):
     """Mean-pooled, L2-normalised sentence embeddings on CPU (or a given torch device).
 
     ``encode`` sorts its input by length so each batch pads to similar lengths (sentence-transformers does
@@ -56,14 +56,6 @@ class SentenceTransformerEmbedder:
         self._id = f"{name}@{fingerprint(model_dir)}"
         self.model_dir = model_dir
         self.batch_size = batch_size
-
-    @property
-    def model_id(self) -> str:
-        return self._id
-
-    @property
-    def dim(self) -> int:
-        return self._dim
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
