@@ -51,7 +51,8 @@ def serving_note(settings: Any) -> str:
     if not (directory / "meta.sqlite").is_file():
         return f"retrieval: no index at {directory}; /v1/retrieve and /v1/prompt answer 503 until you {FIX}"
     return (
-        f"retrieval: index at {directory}, model {settings.embedding_model} (loads in the background in each worker)"
+        f"retrieval: index at {directory}, model {settings.embedding_model} on {settings.embedding_backend} "
+        "(loads in the background in each worker)"
     )
 
 
