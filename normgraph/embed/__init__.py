@@ -29,8 +29,8 @@ __all__ = [
 
 Backend = Literal["onnx", "onnx-int8", "torch"]
 BACKENDS: tuple[str, ...] = ("onnx", "onnx-int8", "torch")
-# int8 weights through ONNX Runtime: 2.2x torch's batch throughput and ~4.7x less latency per query, with the
-# same recall@10 and MRR as fp32 on the Social-Chem-101 benchmark (docs/decisions/0007-onnx-embedder.md).
+# int8 weights through ONNX Runtime: 1.6-2.2x torch's batch throughput and 3.4-5x less latency per query, with
+# recall@10 within 0.1 point of fp32 on the Social-Chem-101 benchmark (docs/decisions/0007-onnx-embedder.md).
 DEFAULT_BACKEND: Backend = "onnx-int8"
 
 
