@@ -24,12 +24,13 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import orjson
-from normgraph.errors import IngestError, InvalidInput
+from normgraph.errors import InvalidInput
 from normgraph.models import Kind
 from pydantic import ValidationError
 
 from ingest.canonical import make_norm, make_statement
 from ingest.checkpoint import Position
+from ingest.jsonlines import json_lines, line_text
 from ingest.pipeline import ByteCounter, Record, ResumableFileSource, check_file
 from ingest.rejects import Reject
 
@@ -61,49 +62,29 @@ class JsonlNorms(ResumableFileSource):
         after it."""
         path = check_file(path)
         counter = counter if counter is not None else ByteCounter()
-        default_source = path.stem
-        rows = 0
-        with open(path, "rb") as fh:
-            if start is not None:
-                fh.seek(start.offset)
-                counter.done, counter.line = start.offset, start.line
-                rows = 1  # the part before the checkpoint was not empty
-            for raw in fh:
-                counter.done += len(raw)
-                counter.line += 1
-                if not raw.strip():
-                    continue
-                rows += 1
-                yield _record(raw, counter.line, default_source, path.name)
-        if rows == 0:
-            raise IngestError(f"{path}: empty file", {"file": str(path)})
-
-
-def _raw_text(raw: bytes) -> str:
-    return raw.decode("utf-8", "replace").rstrip("\r\n")
+        for line, raw in json_lines(path, counter, start):
+            yield _record(raw, line, path.stem, path.name)
 
 
 def _record(raw: bytes, line: int, default_source: str, source_file: str) -> Record:
-    if line == 1 and raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         return Reject(
-            line, f"line is not valid UTF-8: byte 0x{raw[e.start]:02x} at column {e.start + 1}", _raw_text(raw)
+            line, f"line is not valid UTF-8: byte 0x{raw[e.start]:02x} at column {e.start + 1}", line_text(raw)
         )
     try:
         obj = orjson.loads(text)
     except orjson.JSONDecodeError as e:
-        return Reject(line, f"not JSON: {e}", _raw_text(raw))
+        return Reject(line, f"not JSON: {e}", line_text(raw))
     if not isinstance(obj, dict):
-        return Reject(line, f"expected a JSON object, found {_json_type(obj)}", _raw_text(raw))
+        return Reject(line, f"expected a JSON object, found {_json_type(obj)}", line_text(raw))
     try:
         return (line, build(obj, line, default_source, source_file))
     except InvalidInput as e:
-        return Reject(line, e.message, _raw_text(raw))
+        return Reject(line, e.message, line_text(raw))
     except ValidationError as e:
-        return Reject(line, _validation_message(e), _raw_text(raw))
+        return Reject(line, _validation_message(e), line_text(raw))
 
 
 def build(obj: dict[str, Any], line: int, default_source: str, source_file: str | None = None):

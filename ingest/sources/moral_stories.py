@@ -18,16 +18,17 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 import orjson
-from normgraph.errors import IngestError, InvalidInput
+from normgraph.errors import InvalidInput
 from normgraph.models import Kind, Label
 from normgraph.source_registry import licence_of
 from pydantic import ValidationError
 
 from ingest.canonical import behavior_text, linked_concepts, make_norm, make_statement
 from ingest.checkpoint import Position
+from ingest.jsonlines import json_lines, line_text
 from ingest.pipeline import ByteCounter, Record, ResumableFileSource, check_file
 from ingest.rejects import Reject
-from ingest.tabular import open_binary, short_error
+from ingest.tabular import short_error
 
 SOURCE = "moral-stories"
 LICENCE = licence_of(SOURCE)
@@ -44,41 +45,21 @@ class MoralStories(ResumableFileSource):
     def records(self, path, counter: ByteCounter | None = None, *, start: Position | None = None) -> Iterator[Record]:
         path = check_file(path)
         counter = counter if counter is not None else ByteCounter()
-        rows = 0
-        with open_binary(path) as fh:
-            if start is not None:
-                fh.seek(start.offset)
-                counter.done, counter.line = start.offset, start.line
-                rows = 1  # the part before the checkpoint was not empty
-            for raw in fh:
-                counter.done += len(raw)
-                counter.line += 1
-                line = counter.line
-                if not raw.strip():
-                    continue
-                rows += 1
-                yield _record(raw, line, path.name)
-        if rows == 0:
-            raise IngestError(f"{path}: empty file", {"file": str(path)})
-
-
-def _text(raw: bytes) -> str:
-    return raw.decode("utf-8", "replace").rstrip("\r\n")
+        for line, raw in json_lines(path, counter, start):
+            yield _record(raw, line, path.name)
 
 
 def _record(raw: bytes, line: int, file_name: str) -> Record:
-    if line == 1 and raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as e:
-        return Reject(line, f"not JSON: {e}", _text(raw))
+        return Reject(line, f"not JSON: {e}", line_text(raw))
     if not isinstance(obj, dict):
-        return Reject(line, "expected a JSON object (one story per line)", _text(raw))
+        return Reject(line, "expected a JSON object (one story per line)", line_text(raw))
     try:
         return (line, story(obj, line, file_name))
     except (InvalidInput, ValidationError) as e:
-        return Reject(line, short_error(e), _text(raw))
+        return Reject(line, short_error(e), line_text(raw))
 
 
 def _field(obj: dict[str, Any], key: str) -> str | None:
