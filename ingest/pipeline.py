@@ -315,35 +315,6 @@ def run_resumable(
     )
 
 
-class FileSource:
-    """``load`` for a reader of one file: streams ``self.records(path, counter)``, progress by bytes read."""
-
-    name: str
-
-    def load(
-        self,
-        path: Path,
-        store: GraphStore,
-        *,
-        rejects_path: Path | None = None,
-        progress: bool = True,
-        batch_size: int = 5000,
-    ) -> IngestSummary:
-        path = check_file(path)
-        counter = ByteCounter()
-        return run(
-            source=self.name,
-            path=path,
-            records=self.records(path, counter),  # type: ignore[attr-defined]
-            store=store,
-            rejects_path=rejects_path,
-            progress=progress,
-            batch_size=batch_size,
-            counter=counter,
-            total_bytes=path.stat().st_size,
-        )
-
-
 class ResumableFileSource:
     """``load`` for a reader of one file that can start mid-file: ``self.records(path, counter, start=…)``
     streams the rows after a checkpoint, so an interrupted ingest continues where it stopped."""
