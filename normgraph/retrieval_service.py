@@ -17,7 +17,7 @@ import os
 import threading
 import time
 from importlib.util import find_spec
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import orjson
 from pydantic import BaseModel
@@ -237,14 +237,11 @@ class RetrievalService:
         """``retrieve(...)`` as JSON bytes, from the answer cache when the same request was answered from the
         current index. With ``cached_only`` return ``None`` instead of computing (never blocks: for an event
         loop)."""
-        key = _key("retrieve", query, k, filters, mode, facts)
-        hit = self._cached(key)
-        if hit is not None or cached_only:
-            return hit
-        result = self.retrieve(query, k, filters, mode, facts)
-        answer = result.__pydantic_serializer__.to_json(result)
-        self._remember(key, answer)
-        return answer
+        return self._answer(
+            _key("retrieve", query, k, filters, mode, facts),
+            lambda: self.retrieve(query, k, filters, mode, facts),
+            cached_only,
+        )
 
     def prompt(
         self,
@@ -281,14 +278,11 @@ class RetrievalService:
         *,
         cached_only: bool = False,
     ) -> bytes | None:
-        key = _key("prompt", situation, k, format, max_tokens, filters, facts)
-        hit = self._cached(key)
-        if hit is not None or cached_only:
-            return hit
-        result = self.prompt(situation, k, format, max_tokens, filters, facts)
-        answer = result.__pydantic_serializer__.to_json(result)
-        self._remember(key, answer)
-        return answer
+        return self._answer(
+            _key("prompt", situation, k, format, max_tokens, filters, facts),
+            lambda: self.prompt(situation, k, format, max_tokens, filters, facts),
+            cached_only,
+        )
 
     # --- index maintenance ------------------------------------------------------------------------------------
     def build(self, kind: str = "auto", rebuild: bool = False, progress: bool = False) -> "BuildReport":
@@ -362,6 +356,16 @@ class RetrievalService:
                 with self._lock:
                     self._generation = generation = on_disk
         return generation
+
+    def _answer(self, key: bytes | None, compute: Callable[[], BaseModel], cached_only: bool) -> bytes | None:
+        """The JSON of ``compute()`` through the answer cache; ``None`` on a miss when ``cached_only``."""
+        hit = self._cached(key)
+        if hit is not None or cached_only:
+            return hit
+        result = compute()
+        answer = result.__pydantic_serializer__.to_json(result)
+        self._remember(key, answer)
+        return answer
 
     def _cached(self, key: bytes | None) -> bytes | None:
         if key is None or self._answers.budget <= 0:
