@@ -51,14 +51,15 @@ def _pooling(model_dir: Path) -> str:
     modules_file = model_dir / "modules.json"
     if not modules_file.is_file():
         return "mean"  # a bare Hugging Face encoder: sentence-transformers would mean-pool it too
-    types = [m.get("type", "").rsplit(".", 1)[-1] for m in json.loads(modules_file.read_text())]
+    modules = json.loads(modules_file.read_text())
+    types = [m.get("type", "").rsplit(".", 1)[-1] for m in modules]
     if types[:2] != ["Transformer", "Pooling"] or any(t != "Normalize" for t in types[2:]):
         raise InvalidInput(
             f"cannot load embedding model from {model_dir} on ONNX Runtime, which runs Transformer + Pooling "
             f"(+ Normalize) models, not {types}: set NORMGRAPH_EMBEDDING_BACKEND=torch for it",
             {"model": str(model_dir), "modules": types},
         )
-    pooling_dir = model_dir / json.loads(modules_file.read_text())[1].get("path", "1_Pooling")
+    pooling_dir = model_dir / modules[1].get("path", "1_Pooling")
     config = json.loads((pooling_dir / "config.json").read_text()) if (pooling_dir / "config.json").is_file() else {}
     if config.get("pooling_mode_cls_token"):
         pooling = "cls"
