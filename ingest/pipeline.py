@@ -315,6 +315,40 @@ def run_resumable(
     )
 
 
+class WholeInputSource:
+    """``load`` for a reader that takes its input whole (a JSON document, a taxonomy directory, a lexicon): no
+    checkpoints, these inputs are small. Subclasses set ``what`` and ``check`` (``check_file`` or
+    ``check_dir``) and give ``records_for(path, store)``."""
+
+    name: str
+    what: Literal["statements", "concepts"] = "concepts"
+    check: Callable[[Path], Path] = staticmethod(check_file)
+
+    def records_for(self, path: Path, store: GraphStore) -> Iterable[Record]:
+        return self.records(path)  # type: ignore[attr-defined]
+
+    def load(
+        self,
+        path: Path,
+        store: GraphStore,
+        *,
+        rejects_path: Path | None = None,
+        progress: bool = True,
+        batch_size: int = 5000,
+    ) -> IngestSummary:
+        path = self.check(path)
+        return run(
+            source=self.name,
+            path=path,
+            records=self.records_for(path, store),
+            store=store,
+            what=self.what,
+            rejects_path=rejects_path,
+            progress=progress,
+            batch_size=batch_size,
+        )
+
+
 class ResumableFileSource:
     """``load`` for a reader of one file that can start mid-file: ``self.records(path, counter, start=…)``
     streams the rows after a checkpoint, so an interrupted ingest continues where it stopped."""

@@ -24,12 +24,11 @@ from typing import Any, Iterator
 from normgraph.errors import IngestError, InvalidInput
 from normgraph.ids import concept_id, normalise_text
 from normgraph.models import Concept, ConceptScheme
-from normgraph.sources import IngestSummary
 from normgraph.store.base import GraphStore
 from pydantic import ValidationError
 
 from ingest.canonical import make_concept
-from ingest.pipeline import Record, check_file, run
+from ingest.pipeline import Record, WholeInputSource, check_file
 from ingest.rejects import Reject
 
 CONCEPT_KEYS = ("scheme", "label", "alt_labels", "broader", "related_settings", "attribute", "subject", "definition")
@@ -38,31 +37,13 @@ _decoder = json.JSONDecoder()
 _WS = " \t\r\n"
 
 
-class ConceptsJson:
+class ConceptsJson(WholeInputSource):
     name = "concepts"
     description = 'Taxonomy concepts as JSON ({"concepts": [{"scheme", "label", "broader", "alt_labels", "related_settings", …}]}) or JSON Lines'
     columns = CONCEPT_KEYS
 
-    def load(
-        self,
-        path: Path,
-        store: GraphStore,
-        *,
-        rejects_path: Path | None = None,
-        progress: bool = True,
-        batch_size: int = 5000,
-    ) -> IngestSummary:
-        path = check_file(path)
-        return run(
-            source=self.name,
-            path=path,
-            records=self.records(path, store),
-            store=store,
-            what="concepts",
-            rejects_path=rejects_path,
-            progress=progress,
-            batch_size=batch_size,
-        )
+    def records_for(self, path: Path, store: GraphStore) -> Iterator[Record]:
+        return self.records(path, store)
 
     def records(self, path: Path, store: GraphStore | None = None) -> Iterator[Record]:
         """Concepts with their references resolved (against the file, then ``store`` if given)."""

@@ -34,7 +34,7 @@ from normgraph.source_registry import licence_of
 from normgraph.store.base import GraphStore
 
 from ingest.canonical import make_concept, with_inferred_foundations
-from ingest.pipeline import Record, check_file, run
+from ingest.pipeline import Record, WholeInputSource, check_file
 from ingest.rejects import Reject
 
 SOURCE = "mfd"
@@ -125,16 +125,16 @@ def method_note(matches: dict[str, list[str]]) -> str:
     return METHOD + ": " + "; ".join(f"{f} ({', '.join(words)})" for f, words in matches.items())
 
 
-class MoralFoundationsDictionary:
+class MoralFoundationsDictionary(WholeInputSource):
     name = SOURCE
     description = ("Moral Foundations Dictionary 2.0 (LIWC .dic): writes the foundation concepts and tags the "
                    "rules of thumb and norms in the store that have no foundations (marked inferred in provenance)")
     columns = ("% header: <n> <foundation>.<virtue|vice>", "<word><TAB><n>")
 
-    def load(self, path, store: GraphStore, *, rejects_path=None, progress=True, batch_size=5000):
-        path = check_file(path)
-        return run(source=self.name, path=path, records=self.records(path, store), store=store,
-                   rejects_path=rejects_path, progress=progress, batch_size=batch_size)
+    what = "statements"  # concepts and re-tagged statements; statements are what it counts
+
+    def records_for(self, path: Path, store: GraphStore) -> Iterator[Record]:
+        return self.records(path, store)
 
     def records(self, path: Path, store: GraphStore) -> Iterator[Record]:
         lex, rejects = read_lexicon(check_file(path))

@@ -44,11 +44,9 @@ from normgraph.errors import IngestError
 from normgraph.ids import concept_id, normalise_text
 from normgraph.models import ConceptScheme, Subject
 from normgraph.source_registry import licence_of
-from normgraph.sources import IngestSummary
-from normgraph.store.base import GraphStore
 
 from ingest.canonical import make_concept
-from ingest.pipeline import Record, check_dir, run
+from ingest.pipeline import Record, WholeInputSource, check_dir
 from ingest.rejects import Reject
 
 SOURCE = "normbank-taxonomy"
@@ -138,8 +136,9 @@ def _without_the(name: str) -> str:
     return name[4:] if name.lower().startswith("the ") else name
 
 
-class NormBankTaxonomy:
+class NormBankTaxonomy(WholeInputSource):
     name = SOURCE
+    check = staticmethod(check_dir)
     description = "NormBank's SCENE taxonomy directory (raw/settings.txt, Settings-Roles, Settings-Items, Behaviors-All-Hand-Filtered, Attributes, constraint_dict.json) as SKOS concepts"
     columns = (
         "raw/settings.txt",
@@ -150,27 +149,6 @@ class NormBankTaxonomy:
         "raw/Attributes/",
         "constraint_dict.json",
     )
-
-    def load(
-        self,
-        path: Path,
-        store: GraphStore,
-        *,
-        rejects_path: Path | None = None,
-        progress: bool = True,
-        batch_size: int = 5000,
-    ) -> IngestSummary:
-        path = check_dir(path)
-        return run(
-            source=self.name,
-            path=path,
-            records=self.records(path),
-            store=store,
-            what="concepts",
-            rejects_path=rejects_path,
-            progress=progress,
-            batch_size=batch_size,
-        )
 
     def records(self, root: Path) -> Iterator[Record]:
         """All concepts of the taxonomy (ordered by id), then the rejected lines."""

@@ -23,7 +23,7 @@ from normgraph.source_registry import licence_of
 from pydantic import ValidationError
 
 from ingest.canonical import make_concept
-from ingest.pipeline import Record, check_file, run
+from ingest.pipeline import Record, WholeInputSource, check_file
 from ingest.rejects import Reject
 from ingest.tabular import short_error
 
@@ -34,15 +34,10 @@ KEYS = ("id", "name", "alternativeName", "level2", "level3", "level4a", "level4b
 LEVEL_NAMES = {2: "value category", 3: "higher-order value", 4: "dimension of the value circle"}
 
 
-class SchwartzValues:
+class SchwartzValues(WholeInputSource):
     name = SOURCE
     description = 'Schwartz values (Touché23-ValueEval JSON: {"values": [{"id", "name", "level2", "level3", "level4a", "level4b", …}]}) as a SKOS scheme with its hierarchy'
     columns = KEYS
-
-    def load(self, path, store, *, rejects_path=None, progress=True, batch_size=5000):
-        path = check_file(path)
-        return run(source=self.name, path=path, records=self.records(path), store=store, what="concepts",
-                   rejects_path=rejects_path, progress=progress, batch_size=batch_size)
 
     def records(self, path: Path) -> Iterator[Record]:
         path = check_file(path)
