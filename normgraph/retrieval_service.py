@@ -308,9 +308,19 @@ class RetrievalService:
         many statements as the store (an earlier ingest deferred it) or was built with another model/backend."""
         if not changed:
             st = self.status()
-            if st.exists and st.live == self.store.stats().statements and st.model_id == self.model().model_id:
+            if st.exists and st.live == self.store.stats().statements and st.model_id == self._configured_model_id():
                 return None
         return self.build(progress=progress)
+
+    def _configured_model_id(self) -> str | None:
+        """The configured model's id without loading it (an ingest that changed nothing should not load torch
+        or ONNX Runtime just to compare ids); None when it cannot be found, which the build then reports."""
+        from normgraph.embed.model_files import model_id_of
+
+        try:
+            return model_id_of(self.settings.embedding_model, self.settings.embedding_backend)
+        except InvalidInput:
+            return None
 
     def status(self) -> "IndexStatus":
         require_installed()

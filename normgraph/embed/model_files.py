@@ -61,3 +61,15 @@ def fingerprint(model_dir: Path) -> str:
         if f.suffix in _WEIGHT_SUFFIXES and f.is_file():
             h.update(f"{f.relative_to(model_dir)}:{f.stat().st_size}".encode())
     return h.hexdigest()[:8]
+
+
+def vector_space_id(name: str, model_dir: Path, *, int8: bool = False) -> str:
+    """The ``model_id`` of a model's vectors: fp32 (torch or ONNX) share one, int8 weights are another."""
+    return f"{name}@{fingerprint(model_dir)}" + ("+onnx-int8" if int8 else "")
+
+
+def model_id_of(model: str, backend: str) -> str:
+    """The ``model_id`` an embedder for ``model`` on ``backend`` would have, without loading it (a few small
+    file reads): enough to tell whether an index was built in the configured vector space."""
+    name, model_dir = resolve_model(model)
+    return vector_space_id(name, model_dir, int8=backend == "onnx-int8")

@@ -30,7 +30,7 @@ from typing import Sequence
 import numpy as np
 
 from normgraph.embed.base import DEFAULT_MODEL, ModelIdentity
-from normgraph.embed.model_files import fingerprint, resolve_model
+from normgraph.embed.model_files import resolve_model, vector_space_id
 from normgraph.errors import InvalidInput
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -179,9 +179,9 @@ class OnnxEmbedder(ModelIdentity):
                 "(tokenizer.json); set NORMGRAPH_EMBEDDING_BACKEND=torch for this model",
                 {"model": str(model_dir)},
             )
-        base_id = f"{name}@{fingerprint(model_dir)}"
-        self._id = base_id + ("+onnx-int8" if quantize else "")
-        directory = _writable(Path(cache_dir) / base_id.replace("/", "_"))
+        self._id = vector_space_id(name, model_dir, int8=quantize)
+        # One directory per fp32 model: the int8 file is derived from the fp32 export beside it.
+        directory = _writable(Path(cache_dir) / vector_space_id(name, model_dir).replace("/", "_"))
         fp32 = directory / _FP32_FILE
         if not fp32.is_file():
             log.info("exporting %s to ONNX in %s (once per model)", name, directory)

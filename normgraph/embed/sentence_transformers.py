@@ -9,7 +9,7 @@ from typing import Sequence
 import numpy as np
 
 from normgraph.embed.base import DEFAULT_MODEL, ModelIdentity
-from normgraph.embed.model_files import fingerprint, resolve_model
+from normgraph.embed.model_files import resolve_model, vector_space_id
 from normgraph.errors import InvalidInput
 
 # Before the import below: huggingface_hub reads it once, at import time.
@@ -53,7 +53,7 @@ class SentenceTransformerEmbedder(ModelIdentity):
         if not dim:
             raise InvalidInput(f"embedding model {model!r} does not say its dimension", {"model": model})
         self._dim = int(dim)
-        self._id = f"{name}@{fingerprint(model_dir)}"
+        self._id = vector_space_id(name, model_dir)
         self.model_dir = model_dir
         self.batch_size = batch_size
 

@@ -125,3 +125,12 @@ def test_int8_queries_are_encoded_alone_so_answers_do_not_depend_on_other_traffi
         got = np.stack(list(pool.map(batcher.encode_one, queries)))
     assert np.array_equal(got, alone)
     assert batcher.batches == len(queries)
+
+
+def test_the_model_id_is_known_without_loading_the_model(torch_model, onnx_model, onnx_home):
+    from normgraph.embed.model_files import model_id_of
+
+    assert model_id_of("all-MiniLM-L6-v2", "torch") == torch_model.model_id
+    assert model_id_of("all-MiniLM-L6-v2", "onnx") == onnx_model.model_id
+    int8 = open_embedder(backend="onnx-int8", home=onnx_home, threads=1)
+    assert model_id_of("all-MiniLM-L6-v2", "onnx-int8") == int8.model_id
