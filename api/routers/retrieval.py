@@ -9,7 +9,7 @@ encodes never blocks the loop. Concurrent requests that reach the pool together 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
@@ -113,12 +113,7 @@ class PromptRequest(BaseModel):
     responses=_RESPONSES,
 )
 async def retrieve(body: RetrieveRequest, service: ServiceDep) -> Response:
-    retrieval = service.retrieval
-    args = (body.query, body.k, body.filters, body.mode, body.facts)
-    answer = retrieval.retrieve_json(*args, cached_only=True)
-    if answer is None:
-        answer = await run_in_threadpool(retrieval.retrieve_json, *args)
-    return Response(content=answer, media_type="application/json")
+    return await _answer(service.retrieval.retrieve_json, body.query, body.k, body.filters, body.mode, body.facts)
 
 
 @router.post(
@@ -133,9 +128,14 @@ async def retrieve(body: RetrieveRequest, service: ServiceDep) -> Response:
     responses=_RESPONSES,
 )
 async def prompt(body: PromptRequest, service: ServiceDep) -> Response:
-    retrieval = service.retrieval
-    args = (body.situation, body.k, body.format, body.max_tokens, body.filters, body.facts)
-    answer = retrieval.prompt_json(*args, cached_only=True)
+    return await _answer(
+        service.retrieval.prompt_json, body.situation, body.k, body.format, body.max_tokens, body.filters, body.facts
+    )
+
+
+async def _answer(answer_json: Callable[..., bytes | None], *args: Any) -> Response:
+    """A cached answer straight from the event loop; computing one (encoding, searching) in the thread pool."""
+    answer = answer_json(*args, cached_only=True)
     if answer is None:
-        answer = await run_in_threadpool(retrieval.prompt_json, *args)
+        answer = await run_in_threadpool(answer_json, *args)
     return Response(content=answer, media_type="application/json")
