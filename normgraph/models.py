@@ -1,6 +1,6 @@
 """The canonical schema: ingest, stores, API and exports all speak these models.
 
-Every field here has a term in ``ontology/normgraph.ttl`` (a test checks it), so adding a field means adding
+Every field here has a term in ``normgraph/ontology/normgraph.ttl`` (a test checks it), so adding a field means adding
 its ontology term too.
 """
 

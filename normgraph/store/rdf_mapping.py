@@ -5,7 +5,7 @@ Lines are produced as text (N-Triples, which is also valid inside a SPARQL ``INS
 pyoxigraph term objects: building one Python object per term costs more than the whole Rust-side parse, and
 ingest writes millions of triples.
 
-Shape of the graph (see ontology/normgraph.ttl):
+Shape of the graph (see normgraph/ontology/normgraph.ttl):
 
 - a statement ``ngs:<id>`` has one class per kind (``ng:Norm`` …), ``ng:text``, ``ng:setting`` /
   ``ng:behavior`` -> SKOS concepts, ``ng:reviewState``, ``ng:label``, PROV-O provenance on the statement
@@ -155,7 +155,7 @@ RELATION_IRI: dict[Relation, str] = {
 }
 
 # Every field of every model -> the ontology term that carries it (tests/unit/test_ontology.py checks that this
-# covers every model field and that every term is declared in ontology/normgraph.ttl).
+# covers every model field and that every term is declared in normgraph/ontology/normgraph.ttl).
 _STATEMENT_FIELDS: dict[str, str] = {
     "id": DCT_IDENTIFIER,
     "kind": RDF_TYPE,  # one class per kind: ng:Norm, ng:RuleOfThumb, ng:Value, ng:Right, ng:Duty

@@ -64,7 +64,7 @@ def test_every_model_field_has_an_ontology_term(model: type[BaseModel], onto: rd
     mapped = m.FIELD_TERMS[model.__name__]
     assert set(model.model_fields) == set(mapped), f"{model.__name__}: fields and mapped terms differ"
     undeclared = {f: t for f, t in mapped.items() if not declared(onto, t)}
-    assert not undeclared, f"terms not declared in ontology/normgraph.ttl: {undeclared}"
+    assert not undeclared, f"terms not declared in normgraph/ontology/normgraph.ttl: {undeclared}"
 
 
 def test_model_classes_and_individuals_are_declared(onto: rdflib.Graph) -> None:
@@ -101,8 +101,10 @@ def test_concept_schemes_and_moral_foundations(onto: rdflib.Graph) -> None:
         assert rdflib.URIRef(m.moral_foundation_iri(f"{name}-x")) in foundations
 
 
-def test_files_are_found_relative_to_the_package() -> None:
-    assert ontology.ONTOLOGY_FILE == Path(ontology.__file__).resolve().parent.parent / "ontology" / "normgraph.ttl"
+def test_files_are_package_data_beside_the_module() -> None:
+    # Read through importlib.resources, so a wheel carries them (tests/integration/test_wheel.py installs one).
+    assert Path(str(ontology.ONTOLOGY_FILE)) == Path(ontology.__file__).resolve().parent / "normgraph.ttl"
+    assert "owl:Ontology" in ontology.ontology_text()
     assert "sh:NodeShape" in ontology.shapes_text()
 
 

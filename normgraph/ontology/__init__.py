@@ -1,6 +1,8 @@
-"""The normgraph ontology: namespace IRIs and access to ``ontology/normgraph.ttl`` and ``ontology/shapes.ttl``.
+"""The normgraph ontology: namespace IRIs and access to ``normgraph.ttl`` and ``shapes.ttl`` beside this module.
 
-This is the only module that reads the files under ``ontology/`` (they are data, not code). The vocabulary
+This is the only module that reads the two Turtle files (they are data, not code). They are package data, read
+through ``importlib.resources``, so an installed wheel carries them as an editable checkout does
+(docs/decisions/0010-packaging-and-guards.md). The vocabulary
 terms themselves (classes, properties, individuals) are written out in the Turtle; the store's model <-> RDF
 mapping (``normgraph.store.rdf_mapping``) uses the namespaces defined here, and a test checks that every term
 it uses is declared in ``normgraph.ttl``.
@@ -8,13 +10,14 @@ it uses is declared in ``normgraph.ttl``.
 
 from __future__ import annotations
 
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 
 from normgraph.models import ConceptScheme
 
-ONTOLOGY_DIR = Path(__file__).resolve().parent.parent / "ontology"
-ONTOLOGY_FILE = ONTOLOGY_DIR / "normgraph.ttl"
-SHAPES_FILE = ONTOLOGY_DIR / "shapes.ttl"
+ONTOLOGY_DIR: Traversable = files(__name__)
+ONTOLOGY_FILE: Traversable = ONTOLOGY_DIR / "normgraph.ttl"
+SHAPES_FILE: Traversable = ONTOLOGY_DIR / "shapes.ttl"
 
 # Vocabulary namespaces.
 NG = "https://w3id.org/normgraph#"
@@ -79,10 +82,11 @@ def shapes_text() -> str:
     return _read(SHAPES_FILE)
 
 
-def _read(path: Path) -> str:
+def _read(path: Traversable) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise FileNotFoundError(
-            f"{path} is missing: the ontology files ship in the repository's ontology/ folder"
+            f"{path} is missing: the ontology files ship as package data of normgraph.ontology; "
+            "reinstall normgraph (a build that left out its *.ttl package data)"
         ) from None
