@@ -5,8 +5,10 @@ PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
 PORT   ?= 8000
+# The NormBank taxonomy, loaded with the demo bank when it is at hand; the library itself never looks for it.
+TAXONOMY ?= $(or $(NORMGRAPH_TAXONOMY_DIR),$(wildcard ../shared/data/normbank-taxonomy))
 
-.PHONY: serve test setup bench clean
+.PHONY: serve test lint setup bench clean
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or make PYTHON=/path/to/python3.11)"; exit 1; }
@@ -20,10 +22,16 @@ $(STAMP): $(PY) pyproject.toml
 setup: $(STAMP)
 
 serve: $(STAMP)
-	$(VENV)/bin/normgraph demo --if-empty
+	$(VENV)/bin/normgraph demo --if-empty $(if $(TAXONOMY),--taxonomy $(TAXONOMY))
 	$(VENV)/bin/normgraph serve --port $(PORT)
 
-test: $(STAMP)
+# The architecture and hygiene guards: DESIGN §8's import direction, ruff, the type checker.
+lint: $(STAMP)
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+test: lint
 	$(PY) -m pytest
 
 bench: $(STAMP)

@@ -160,7 +160,7 @@ def sources() -> None:
 @click.option(
     "--taxonomy",
     type=click.Path(file_okay=False, path_type=Path),
-    help="NormBank taxonomy directory (default: NORMGRAPH_TAXONOMY_DIR, else ../shared/data/normbank-taxonomy if present).",
+    help="NormBank taxonomy directory (default: NORMGRAPH_TAXONOMY_DIR; `make serve` sets it when the shared data is beside the checkout).",
 )
 @click.option("--no-taxonomy", is_flag=True, help="Load only the demo bank and its own small taxonomy.")
 @click.option("--if-empty", is_flag=True, help="Do nothing when the store already holds statements.")

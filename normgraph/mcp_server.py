@@ -155,7 +155,7 @@ def _version() -> str:
         from importlib.metadata import version
 
         return version("normgraph")
-    except Exception:
+    except Exception:  # noqa: BLE001 - an uninstalled checkout has no metadata; the version is only informative
         return "0"
 
 

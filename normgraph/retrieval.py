@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict, defaultdict
@@ -35,6 +36,8 @@ from normgraph.ids import normalise_text
 from normgraph.index import FIX, IndexOutOfDate
 from normgraph.models import AnyStatement, ConceptScheme, Constraint, Kind, Label, Norm, ReviewState
 from normgraph.store.base import ANSWERING_STATES, GraphStore
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # faiss loads only when an index is opened
     from normgraph.index.bank import BankIndex
@@ -356,9 +359,16 @@ class Retriever:
 
         try:
             fresh = BankIndex.open(self.home)
-        except NormgraphError:
-            return  # keep answering from the consistent old generation
+        except NormgraphError as e:
+            # Keep answering from the consistent old generation, but say so: the operator must know answers are stale.
+            log.warning("index generation %s on disk cannot be opened (%s); still answering from generation %s", on_disk, e, self.index.generation)
+            return
         if fresh.model_id != self.embedder.model_id:
+            log.warning(
+                "index generation %s on disk was built with model %s, this process encodes with %s; still answering "
+                "from generation %s until restarted with that model",
+                on_disk, fresh.model_id, self.embedder.model_id, self.index.generation,
+            )
             fresh.close()
             return
         # The old generation is not closed here: a concurrent search may still be using it; it is released

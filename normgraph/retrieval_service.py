@@ -13,6 +13,7 @@ model to load, and a missing index is reported without loading one.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -27,6 +28,8 @@ from normgraph.errors import InvalidInput, RetrievalUnavailable, StoreError
 from normgraph.index import FIX, IndexMissing, index_dir
 from normgraph.settings import Settings
 from normgraph.store.base import GraphStore
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from normgraph.embed.base import Embedder
@@ -169,8 +172,8 @@ class RetrievalService:
         def run() -> None:
             try:
                 self.retriever()
-            except Exception:  # noqa: BLE001 - the first request reports it, with its proper error
-                pass
+            except Exception as e:  # noqa: BLE001 - the first request reports it, with its proper error
+                log.info("retrieval preload did not open the index (%s); the first retrieval request will report it", e)
 
         with self._lock:
             if self._preloading is None and not self._closed:

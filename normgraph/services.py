@@ -44,12 +44,6 @@ EXPORT_FORMATS: tuple[str, ...] = get_args(ExportFormat)
 _STATEMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$")
 
 
-def default_taxonomy_dir() -> Path | None:
-    """The NormBank taxonomy beside the repository (``../shared/data/normbank-taxonomy``), if it is there."""
-    candidate = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "normbank-taxonomy"
-    return candidate if candidate.is_dir() else None
-
-
 class SettingSummary(BaseModel):
     name: str = Field(description="the setting's preferred label")
     id: str = Field(description="concept id, e.g. setting/restaurant")
@@ -165,9 +159,12 @@ class NormBankService:
         cursor: str | None = None,
         include_defeated: bool = True,
         review_states: frozenset[ReviewState] = ANSWERING_STATES,
-    ) -> bytes:
+        cached_only: bool = False,
+    ) -> bytes | None:
         """``query(...)`` as JSON bytes, for servers: a repeated question is a dict lookup. The cache is keyed
-        by the question as asked (before the facts are parsed) and bounded by the bytes it holds."""
+        by the question as asked (before the facts are parsed) and bounded by the bytes it holds. With
+        ``cached_only`` a miss is ``None`` instead of a store read, so an event loop can answer hits itself and
+        hand misses to a thread."""
         try:
             key: tuple | None = (setting, behavior, _fact_key(facts), limit, cursor, include_defeated, review_states)
             hash(key)
@@ -177,6 +174,8 @@ class NormBankService:
             hit = self._answers.get(key)
             if hit is not None:
                 return hit
+        if cached_only:
+            return None
         result = self.query(
             setting,
             behavior,
@@ -324,7 +323,7 @@ class NormBankService:
         progress: bool = False,
         embed: bool | None = None,
     ) -> list[IngestSummary]:
-        """Load the NormBank taxonomy (if given, configured or found beside the repo), then the demo taxonomy
+        """Load the NormBank taxonomy (if given or configured), then the demo taxonomy
         and the demo bank. With ``if_empty``, load nothing when the store already holds statements. Then, with
         ``embed`` (default: the ``embed_on_ingest`` setting), build the retrieval index once, at the end, if it
         is missing or out of date."""
@@ -339,7 +338,7 @@ class NormBankService:
         summaries: list[IngestSummary] = []
         if with_taxonomy:
             explicit = taxonomy_dir if taxonomy_dir is not None else self.settings.taxonomy_dir
-            tax = Path(explicit) if explicit is not None else default_taxonomy_dir()
+            tax = Path(explicit) if explicit is not None else None
             if tax is not None:
                 if not tax.is_dir():
                     raise IngestError(f"{tax}: not a NormBank taxonomy directory", {"path": str(tax)})

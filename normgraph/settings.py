@@ -24,7 +24,7 @@ class Settings(BaseModel):
     port: int = Field(8000, ge=1, le=65535, description="port `serve` binds")
     workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes for `serve`")
     taxonomy_dir: Path | None = Field(
-        None, description="NormBank taxonomy directory loaded with the demo bank (default: ../shared/data/normbank-taxonomy if present)"
+        None, description="NormBank taxonomy directory loaded with the demo bank (default: none, the demo's own small taxonomy only)"
     )
     page_limit: int = Field(50, ge=1, le=1000, description="default page size of paginated endpoints")
     max_page_limit: int = Field(500, ge=1, le=10000, description="largest page size a caller may ask for")

@@ -18,7 +18,7 @@ router = APIRouter(tags=["health"])
     summary="Is the service up, and what store does it serve",
     responses={503: ERROR_RESPONSES[503]},
 )
-async def healthz(service: ServiceDep) -> Response:
+def healthz(service: ServiceDep) -> Response:
     return json_response(
         Health(
             ok=True,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from api.deps import ServiceDep
@@ -15,8 +16,8 @@ from normgraph.models import AnyStatement
 router = APIRouter(prefix="/v1/norms", tags=["norms"])
 
 
-# Handlers are ``async def`` on purpose: the store calls are short and answers are cached, and a thread-pool
-# hop per request (what a plain ``def`` handler costs) is most of a cached request's time.
+# A cached answer is served from the event loop, since a thread-pool hop is most of a cached request's time;
+# anything that reads the store runs in the thread pool, so one slow read never stalls other requests.
 @router.post(
     "/query",
     response_model=QueryResult,
@@ -31,14 +32,11 @@ router = APIRouter(prefix="/v1/norms", tags=["norms"])
     responses={k: v for k, v in ERROR_RESPONSES.items() if k != 503},
 )
 async def query_norms(body: QueryRequest, service: ServiceDep) -> Response:
-    answer = service.query_json(
-        body.setting,
-        body.behavior,
-        body.facts,
-        limit=body.limit,
-        cursor=body.cursor,
-        include_defeated=body.include_defeated,
-    )
+    args = (body.setting, body.behavior, body.facts)
+    options = {"limit": body.limit, "cursor": body.cursor, "include_defeated": body.include_defeated}
+    answer = service.query_json(*args, **options, cached_only=True)
+    if answer is None:
+        answer = await run_in_threadpool(lambda: service.query_json(*args, **options))
     return Response(content=answer, media_type="application/json")
 
 
@@ -49,7 +47,7 @@ async def query_norms(body: QueryRequest, service: ServiceDep) -> Response:
     description="Norms, rules of thumb, values, rights and duties share this endpoint; `kind` says which.",
     responses={404: ERROR_RESPONSES[404]},
 )
-async def get_norm(
+def get_norm(
     statement_id: Annotated[str, Path(description="statement id, e.g. n-3f2a9c0d1e2b4a5c", max_length=200)],
     service: ServiceDep,
 ) -> Response:

@@ -22,7 +22,7 @@ router = APIRouter(prefix="/v1/settings", tags=["settings"])
     description="In name order, a page at a time: pass `next_cursor` back as `cursor`.",
     responses={422: ERROR_RESPONSES[422]},
 )
-async def list_settings(service: ServiceDep, page: Annotated[PageParams, Depends(page_params)]) -> Response:
+def list_settings(service: ServiceDep, page: Annotated[PageParams, Depends(page_params)]) -> Response:
     return json_response(service.list_settings(limit=page.limit, cursor=page.cursor))
 
 
@@ -36,7 +36,7 @@ async def list_settings(service: ServiceDep, page: Annotated[PageParams, Depends
     ),
     responses={404: ERROR_RESPONSES[404]},
 )
-async def get_setting(
+def get_setting(
     name: Annotated[str, Path(description="setting name or alias, e.g. restaurant", max_length=500)],
     service: ServiceDep,
 ) -> Response:

@@ -30,7 +30,7 @@ _DESCRIPTION = (
     description=_DESCRIPTION + " The text is matched as the graph normalises it (case, spacing, punctuation).",
     responses={404: ERROR_RESPONSES[404], 422: ERROR_RESPONSES[422]},
 )
-async def find_situation(
+def find_situation(
     service: ServiceDep,
     text: Annotated[str, Query(min_length=1, max_length=20000, description="the situation as written")],
     limit: Annotated[int | None, Query(ge=1, description="statements per kind (default NORMGRAPH_PAGE_LIMIT)")] = None,
@@ -45,7 +45,7 @@ async def find_situation(
     description=_DESCRIPTION,
     responses={404: ERROR_RESPONSES[404], 422: ERROR_RESPONSES[422]},
 )
-async def get_situation(
+def get_situation(
     situation_id: Annotated[
         str, Path(description="situation id, e.g. situation/leave-a-tip (the prefix may be left out)", max_length=200)
     ],

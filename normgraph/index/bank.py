@@ -4,6 +4,7 @@ columns held in memory as integer codes so a filter is a few vectorised comparis
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -15,6 +16,8 @@ from normgraph.index import FIX, IndexMissing, IndexOutOfDate, index_dir
 from normgraph.index.faiss_index import FaissVectors, set_threads
 from normgraph.index.idmap import FILTER_COLUMNS, FORMAT_VERSION, IdMap
 from normgraph.index.lexical import LexicalIndex
+
+log = logging.getLogger(__name__)
 
 META_FILE = "meta.sqlite"
 _MASK_CACHE = 256
@@ -107,7 +110,8 @@ class BankIndex:
         """The generation a fresh open would see (another process may have rebuilt the index)."""
         try:
             return int(self.idmap.info().get("generation", -1))
-        except Exception:
+        except Exception:  # noqa: BLE001 - any failure to read means "unknown"; logged, the caller keeps its generation
+            log.warning("cannot read the index generation at %s; answering from generation %s", self.directory, self.generation, exc_info=True)
             return None
 
     @property
