@@ -32,12 +32,21 @@ router = APIRouter(prefix="/v1/norms", tags=["norms"])
     responses={k: v for k, v in ERROR_RESPONSES.items() if k != 503},
 )
 async def query_norms(body: QueryRequest, service: ServiceDep) -> Response:
-    args = (body.setting, body.behavior, body.facts)
-    options = {"limit": body.limit, "cursor": body.cursor, "include_defeated": body.include_defeated}
-    answer = service.query_json(*args, **options, cached_only=True)
-    if answer is None:
-        answer = await run_in_threadpool(lambda: service.query_json(*args, **options))
-    return Response(content=answer, media_type="application/json")
+    def answer(cached_only: bool) -> bytes | None:
+        return service.query_json(
+            body.setting,
+            body.behavior,
+            body.facts,
+            limit=body.limit,
+            cursor=body.cursor,
+            include_defeated=body.include_defeated,
+            cached_only=cached_only,
+        )
+
+    found = answer(True)
+    if found is None:
+        found = await run_in_threadpool(answer, False)
+    return Response(content=found, media_type="application/json")
 
 
 @router.get(

@@ -11,7 +11,7 @@ the first quote after the relation to the matching quote at the end of the const
 from __future__ import annotations
 
 import re
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from normgraph.errors import ConstraintSyntaxError
 from normgraph.models import CANONICAL_PHRASE, RELATION_PHRASES, Constraint, Subject
@@ -80,7 +80,7 @@ def format_frame(constraints: Iterable[Constraint]) -> str:
     return AND.join(format_constraint(c) for c in constraints)
 
 
-def coerce_constraints(items: Sequence[str | dict | Constraint] | str | None) -> tuple[Constraint, ...]:
+def coerce_constraints(items: Sequence[str | dict[str, Any] | Constraint] | str | None) -> tuple[Constraint, ...]:
     """The API and JSONL accept a NormBank string, or a list of strings and/or structured objects."""
     if items is None:
         return ()

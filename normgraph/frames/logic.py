@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from normgraph.errors import IncompatibleConstraints, InvalidInput
 from normgraph.frames.grammar import format_constraint
@@ -80,7 +80,7 @@ def value_set(c: Constraint) -> ValueSet | None:
     r = rank(c.attribute, v)
     if scale is None or r is None:
         return None
-    keep = {
+    keep: Callable[[int], bool] = {
         Relation.lt: lambda i: i < r,
         Relation.le: lambda i: i <= r,
         Relation.gt: lambda i: i > r,

@@ -176,7 +176,7 @@ class FaissVectors:
             ef = int(min(2048, ef * max(1.0, (n / count) ** 0.5)))
         return self.index.search(q, k, params=self._params(sel, ef, exhaustive=exact))
 
-    def _params(self, sel, ef: int, *, exhaustive: bool):
+    def _params(self, sel: faiss.IDSelector | None, ef: int, *, exhaustive: bool) -> faiss.SearchParameters | None:
         if self.kind == "hnsw":
             return faiss.SearchParametersHNSW(sel=sel, efSearch=ef) if sel is not None else faiss.SearchParametersHNSW(efSearch=ef)
         if self.kind == "ivf":
