@@ -8,6 +8,7 @@ from fastapi import FastAPI
 import normgraph
 from api.deps import service_lifespan
 from api.errors import install_error_handlers
+from api.limits import BodySizeLimit
 from api.routers import health, norms, settings as settings_router, situations
 from api.routers import retrieval
 from normgraph.settings import Settings
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(health.router)
     app.include_router(norms.router)
     app.include_router(settings_router.router)

@@ -36,21 +36,67 @@ _HTTP_CODES = {
 def error_response(
     status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
 ) -> Response:
-    body = orjson.dumps({"error": {"code": code, "message": message, "details": json_safe(details)}})
+    body = orjson.dumps({"error": {"code": code, "message": _short(message), "details": json_safe(details)}})
     return Response(content=body, status_code=status, media_type="application/json", headers=headers)
 
 
-def json_safe(value: Any) -> Any:
-    """Pydantic error contexts hold exception objects and arbitrary inputs; keep what JSON can say."""
-    if value is None or isinstance(value, (bool, int, float, str)):
+# An error echoes at most this much of what the caller sent: enough to see which value was wrong, never the
+# whole body back (a 10 MB body once got a 10 MB 422).
+ECHO_CHARS = 200
+ECHO_ITEMS = 20
+_INT64 = (-(2**63), 2**64 - 1)  # orjson serialises 64-bit integers only
+
+
+def json_safe(value: Any, _depth: int = 0) -> Any:
+    """Pydantic error contexts hold exception objects and arbitrary inputs; keep what JSON can say, shortened.
+
+    Everything that reaches ``orjson.dumps`` passes through here, so no input can make the error handler itself
+    fail: integers beyond 64 bits become their (shortened) decimal text, strings lose lone surrogates, and
+    long strings, deep structures and long lists are cut with a marker."""
+    if value is None or isinstance(value, (bool, float)):
         return value
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [json_safe(v) for v in value]
+    if isinstance(value, int):
+        return value if _INT64[0] <= value <= _INT64[1] else _short(_int_text(value))
+    if isinstance(value, str):
+        return _short(value)
     if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return str(value)
+        return _short(value[: ECHO_CHARS * 4].decode("utf-8", "replace"))
+    if _depth >= 4:
+        return "…"
+    if isinstance(value, dict):
+        items = list(value.items())
+        out = {_short(str(k)): json_safe(v, _depth + 1) for k, v in items[:ECHO_ITEMS]}
+        if len(items) > ECHO_ITEMS:
+            out["…"] = f"{len(items) - ECHO_ITEMS} more"
+        return out
+    if isinstance(value, (list, tuple, set, frozenset)):
+        seq = list(value)
+        out_list = [json_safe(v, _depth + 1) for v in seq[:ECHO_ITEMS]]
+        if len(seq) > ECHO_ITEMS:
+            out_list.append(f"… {len(seq) - ECHO_ITEMS} more")
+        return out_list
+    return _short(str(value))
+
+
+def _int_text(value: int) -> str:
+    # str() of a huge int is quadratic and refused past 4,300 digits; the magnitude is all a caller needs.
+    bits = value.bit_length()
+    return str(value) if bits <= 256 else f"an integer of {bits} bits"
+
+
+def _short(text: str) -> str:
+    if len(text) > ECHO_CHARS:
+        text = text[:ECHO_CHARS] + f"… ({len(text)} characters)"
+    # A lone surrogate ("\ud800") is valid JSON but not UTF-8: replace it rather than fail to answer.
+    return text.encode("utf-8", "replace").decode("utf-8") if _has_surrogate(text) else text
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _loc(loc: Any) -> str:
@@ -82,6 +128,10 @@ async def http_error_handler(request: Request, exc: StarletteHTTPException) -> R
     status = exc.status_code
     code = _HTTP_CODES.get(status, "http_error")
     headers = getattr(exc, "headers", None)
+    if status == 400 and exc.detail == "There was an error parsing the body":
+        # FastAPI's own wording for a body json.loads refused (bytes that are not UTF-8, a number of more than
+        # 4,300 digits): the same 422 as any other unparsable JSON, as the schema documents.
+        return error_response(422, "invalid_json", "request body is not valid JSON (not UTF-8, or a number too long to read)")
     if status == 404 and exc.detail == "Not Found":
         message = f"no such resource: {request.method} {request.url.path}"
     elif status == 405:

@@ -44,6 +44,9 @@ class Settings(BaseModel):
         "the benchmark, its own vector space), `onnx` (ONNX Runtime, fp32: the torch vectors) or `torch` "
         "(sentence-transformers; for models the ONNX export does not cover). Switching rebuilds the index",
     )
+    max_body_bytes: int = Field(
+        1_048_576, ge=1024, le=1 << 30, description="largest request body the HTTP API reads; larger is a 413"
+    )
     embed_on_ingest: bool = Field(
         True, description="bring the retrieval index up to date after every ingest (`ingest --no-embed` defers it)"
     )

@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable, Sequence
 
+from pydantic import ValidationError
+
 from normgraph.errors import ConstraintSyntaxError
 from normgraph.models import CANONICAL_PHRASE, RELATION_PHRASES, Constraint, Subject
 
@@ -56,12 +58,16 @@ def parse_constraint(text: str) -> Constraint:
     value = m.group("value").strip()
     if not value:
         raise ConstraintSyntaxError(f"empty value in {text!r}", {"constraint": text})
-    return Constraint(
-        subject=subject,
-        attribute=m.group("attr").strip().lower(),
-        relation=RELATION_PHRASES[" ".join(m.group("rel").lower().split())],
-        value=value,
-    )
+    try:
+        return Constraint(
+            subject=subject,
+            attribute=m.group("attr").strip().lower(),
+            relation=RELATION_PHRASES[" ".join(m.group("rel").lower().split())],
+            value=value,
+        )
+    except ValidationError as e:  # e.g. a lone surrogate, which no store or answer can hold
+        reason = e.errors()[0].get("msg", "invalid") if e.errors() else "invalid"
+        raise ConstraintSyntaxError(f"invalid constraint: {reason}", {"constraint": text}) from None
 
 
 def parse_frame(text: str | None) -> tuple[Constraint, ...]:

@@ -126,3 +126,80 @@ def test_an_unexpected_failure_is_500_without_internals(app_settings: Settings) 
     err = assert_error(resp, 500, "internal_error")
     assert "secret" not in resp.text
     assert "RuntimeError" not in resp.text
+
+
+# --- inputs that once crashed the error handler itself, and bodies too large to read ---------------------------
+
+HUGE = "18446744073709551616"  # 2**64: valid JSON, one past what orjson can write back
+
+
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        (QUERY, '{"setting": "restaurant", "limit": %s}' % HUGE),
+        (QUERY, '{"setting": "restaurant", "limit": -%s}' % HUGE),
+        (QUERY, '{"setting": "restaurant", "limit": 1%s}' % ("0" * 4000)),
+        ("/v1/retrieve", '{"query": "shouting", "k": %s}' % HUGE),
+        ("/v1/prompt", '{"situation": "shouting", "max_tokens": %s}' % HUGE),
+    ],
+)
+def test_integers_beyond_64_bits_are_422_not_500(client: TestClient, path: str, body: str) -> None:
+    resp = client.post(path, content=body.encode(), headers={"content-type": "application/json"})
+    err = assert_error(resp, 422)
+    assert len(resp.content) < 5_000, len(resp.content)  # the 5,000-digit number is not echoed back whole
+    assert "limit" in err["message"] or "k" in err["message"] or "max_tokens" in err["message"], err
+
+
+@pytest.mark.parametrize("field", ["setting", "behavior"])
+def test_a_lone_surrogate_is_answered_in_the_error_shape(client: TestClient, field: str) -> None:
+    body = {"setting": "restaurant"} | {field: "\ud800"}
+    resp = client.post(QUERY, content=json.dumps(body).encode(), headers={"content-type": "application/json"})
+    assert resp.status_code in (404, 422), resp.text
+    assert_error(resp, resp.status_code)
+
+
+@pytest.mark.parametrize("fact", ["[PERSON]'s role is '\ud800'", "\udfff"])
+def test_a_lone_surrogate_in_a_fact_is_422(client: TestClient, fact: str) -> None:
+    body = json.dumps({"setting": "restaurant", "facts": [fact]})
+    resp = client.post(QUERY, content=body.encode(), headers={"content-type": "application/json"})
+    assert_error(resp, 422, "constraint_syntax")
+
+
+@pytest.mark.parametrize("raw", [b'{"setting": "caf\xe9"}', b'{"setting": "restaurant", "limit": 1' + b"0" * 5000 + b"}"])
+def test_a_body_json_cannot_read_is_422_invalid_json(client: TestClient, raw: bytes) -> None:
+    resp = client.post(QUERY, content=raw, headers={"content-type": "application/json"})
+    assert_error(resp, 422, "invalid_json")
+
+
+def test_a_body_over_the_limit_is_413_and_is_not_echoed(client: TestClient) -> None:
+    big = json.dumps({"setting": "x" * 10_000_000}).encode()
+    resp = client.post(QUERY, content=big, headers={"content-type": "application/json"})
+    err = assert_error(resp, 413, "payload_too_large")
+    assert err["details"]["limit"] == 1_048_576
+    assert len(resp.content) < 1_000
+
+
+def test_a_chunked_body_over_the_limit_is_413(client: TestClient) -> None:
+    def chunks():  # no Content-Length: counted as it streams
+        yield b'{"setting": "'
+        for _ in range(40):
+            yield b"y" * 65_536
+        yield b'"}'
+
+    resp = client.post(QUERY, content=chunks(), headers={"content-type": "application/json"})
+    assert_error(resp, 413, "payload_too_large")
+
+
+def test_a_long_but_allowed_string_is_not_echoed_whole(client: TestClient) -> None:
+    resp = client.post(QUERY, json={"setting": "z" * 500_000})
+    err = assert_error(resp, resp.status_code)
+    assert resp.status_code in (404, 422)
+    assert len(resp.content) < 2_000, len(resp.content)
+    assert "500000 characters" in json.dumps(err)
+
+
+def test_the_body_limit_is_a_setting(app_settings: Settings) -> None:
+    small = app_settings.model_copy(update={"max_body_bytes": 2048, "read_only": True})  # the session app holds the lock
+    with TestClient(create_app(small)) as c:
+        assert_error(c.post(QUERY, json={"setting": "s" * 3000}), 413, "payload_too_large")
+        assert c.post(QUERY, json={"setting": "restaurant"}).status_code == 200
