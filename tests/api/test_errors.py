@@ -123,7 +123,7 @@ def test_an_unexpected_failure_is_500_without_internals(app_settings: Settings) 
 
     with TestClient(app, raise_server_exceptions=False) as c:
         resp = c.get("/boom")
-    err = assert_error(resp, 500, "internal_error")
+    assert_error(resp, 500, "internal_error")
     assert "secret" not in resp.text
     assert "RuntimeError" not in resp.text
 
