@@ -7,8 +7,10 @@ from fastapi import FastAPI
 
 import normgraph
 from api.deps import service_lifespan
+from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
+from api.security import SecurityHeaders
 from api.routers import health, norms, settings as settings_router, situations
 from api.routers import retrieval
 from normgraph.settings import Settings
@@ -37,10 +39,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=normgraph.__version__,
         description=DESCRIPTION,
         lifespan=service_lifespan(settings),
+        docs_url=None,  # served by api.docs from local assets
+        redoc_url=None,
     )
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)  # added last, so it wraps everything, the 413s included
+    install_docs(app)
     app.include_router(health.router)
     app.include_router(norms.router)
     app.include_router(settings_router.router)
