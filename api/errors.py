@@ -8,6 +8,7 @@ whose body says nothing about the internals (the traceback goes to the server lo
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -104,7 +105,24 @@ def _loc(loc: Any) -> str:
 
 
 async def normgraph_error_handler(request: Request, exc: NormgraphError) -> Response:
-    return error_response(exc.http_status, exc.code, exc.message, exc.details)
+    # Library errors name files for the CLI's user; an HTTP caller gets the setting instead of the server's path.
+    home = getattr(getattr(request.app.state, "settings", None), "home", None)
+    message, details = exc.message, exc.details
+    if home is not None:
+        message, details = _redact(message, home), _redact(details, home)
+    return error_response(exc.http_status, exc.code, message, details)
+
+
+def _redact(value: Any, home: Any) -> Any:
+    if isinstance(value, str):
+        for form in {str(home), str(Path(home).resolve())}:
+            value = value.replace(form, "$NORMGRAPH_HOME")
+        return value
+    if isinstance(value, dict):
+        return {k: _redact(v, home) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_redact(v, home) for v in value]
+    return value
 
 
 async def validation_error_handler(request: Request, exc: RequestValidationError) -> Response:

@@ -203,3 +203,12 @@ def test_the_body_limit_is_a_setting(app_settings: Settings) -> None:
     with TestClient(create_app(small)) as c:
         assert_error(c.post(QUERY, json={"setting": "s" * 3000}), 413, "payload_too_large")
         assert c.post(QUERY, json={"setting": "restaurant"}).status_code == 200
+
+
+def test_errors_name_the_data_home_not_its_path(client: TestClient, app_settings: Settings) -> None:
+    # The session's demo home has no retrieval index: the library's error names the index directory.
+    resp = client.post("/v1/retrieve", json={"query": "my phone rings"})
+    err = assert_error(resp, 503, "index_missing")
+    assert str(app_settings.home) not in resp.text
+    assert str(app_settings.home.resolve()) not in resp.text
+    assert "$NORMGRAPH_HOME" in err["message"], err
