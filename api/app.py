@@ -10,6 +10,7 @@ from api.deps import service_lifespan
 from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
+from api.openapi import install_openapi
 from api.security import SecurityHeaders
 from api.routers import health, norms, settings as settings_router, situations
 from api.routers import retrieval
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)  # added last, so it wraps everything, the 413s included
     install_docs(app)
+    install_openapi(app, settings)
     app.include_router(health.router)
     app.include_router(norms.router)
     app.include_router(settings_router.router)

@@ -39,3 +39,34 @@ def test_the_docs_page_may_run_only_its_own_scripts(client: TestClient) -> None:
     csp = client.get("/docs").headers["content-security-policy"]
     assert "script-src 'self' 'unsafe-inline'" in csp
     assert "http" not in csp  # no third-party origin is allowed
+
+
+def _integer_branch(prop: dict) -> dict:
+    return next((b for b in prop.get("anyOf", []) if b.get("type") == "integer"), prop)
+
+
+def test_the_schema_states_the_configured_page_limit(client: TestClient, app_settings) -> None:
+    schema = client.get("/openapi.json").json()
+    body_limit = _integer_branch(schema["components"]["schemas"]["QueryRequest"]["properties"]["limit"])
+    assert body_limit["maximum"] == app_settings.max_page_limit
+    query_limits = [
+        _integer_branch(p["schema"])
+        for ops in schema["paths"].values() for op in ops.values()
+        for p in op.get("parameters", []) if p["name"] == "limit"
+    ]
+    assert query_limits and all(q["maximum"] == app_settings.max_page_limit for q in query_limits)
+    # and the server agrees with its schema at the edge
+    ok = client.post("/v1/norms/query", json={"setting": "restaurant", "limit": app_settings.max_page_limit})
+    assert ok.status_code == 200
+    over = client.post("/v1/norms/query", json={"setting": "restaurant", "limit": app_settings.max_page_limit + 1})
+    assert_error(over, 422)
+
+
+def test_a_smaller_configured_limit_is_what_the_schema_says(app_settings) -> None:
+    from api.app import create_app
+
+    small = app_settings.model_copy(update={"max_page_limit": 40, "read_only": True})
+    with TestClient(create_app(small)) as c:
+        schema = c.get("/openapi.json").json()
+        assert _integer_branch(schema["components"]["schemas"]["QueryRequest"]["properties"]["limit"])["maximum"] == 40
+        assert_error(c.post("/v1/norms/query", json={"setting": "restaurant", "limit": 41}), 422)
