@@ -3,8 +3,8 @@ stops, handed to handlers as a dependency. Each uvicorn worker is its own proces
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
-from typing import Annotated, AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Annotated, AsyncIterator, Callable
 
 from fastapi import Depends, FastAPI, Request
 
@@ -12,7 +12,7 @@ from normgraph.services import NormBankService
 from normgraph.settings import Settings
 
 
-def service_lifespan(settings: Settings):
+def service_lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service = NormBankService(settings)
@@ -31,7 +31,8 @@ def service_lifespan(settings: Settings):
 
 # async on purpose: FastAPI runs sync dependencies in a thread pool, which costs more than this lookup.
 async def get_service(request: Request) -> NormBankService:
-    return request.app.state.service
+    service: NormBankService = request.app.state.service
+    return service
 
 
 ServiceDep = Annotated[NormBankService, Depends(get_service)]

@@ -70,13 +70,26 @@ class _State:
         except ValueError as e:
             raise click.UsageError(f"bad setting: {e}") from None
 
-    def service(self, **overrides: Any):  # -> NormBankService; imported late to keep startup light
+    def service(self, **overrides: Any) -> Any:  # a NormBankService; imported late to keep startup light
         from normgraph.services import NormBankService
 
         if self._service is None:
             self._service = NormBankService(self.settings(**overrides))
             click.get_current_context().call_on_close(self._service.close)
         return self._service
+
+    def reader(self) -> Any:
+        """The service for a command that only reads: when another process (a one-worker server, an ingest)
+        holds the store's write lock, the store is opened read-only instead of failing."""
+        from normgraph.errors import StoreLocked
+
+        if self._service is not None:
+            return self._service
+        try:
+            return self.service()
+        except StoreLocked:
+            click.echo("note: another process holds the store for writing; reading it read-only", err=True)
+            return self.service(read_only=True)
 
 
 pass_state = click.make_pass_decorator(_State)
@@ -204,7 +217,7 @@ def demo(
 def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     cells = [[str(h) for h in headers], *[[("" if v is None else str(v)) for v in r] for r in rows]]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in cells]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
@@ -246,7 +259,7 @@ def query(
     --situation: what the graph links to a situation."""
     if (setting is None) == (situation is None):
         raise click.UsageError("give --setting (with --behavior/--fact) or --situation")
-    service = state.service()
+    service = state.reader()
     if situation is not None:
         if behavior or facts or cursor or all_pages:
             raise click.UsageError("--situation takes no --behavior, --fact, --cursor or --all")
@@ -327,7 +340,7 @@ def _short_text(text: str, width: int = 90) -> str:
 @pass_state
 def stats(state: _State, as_json: bool) -> None:
     """Counts of statements (by kind, source, label, setting) and concepts."""
-    st = state.service().stats()
+    st = state.reader().stats()
     if as_json:
         click.echo(st.model_dump_json(indent=2))
         return
@@ -346,7 +359,7 @@ def stats(state: _State, as_json: bool) -> None:
 @pass_state
 def settings_cmd(state: _State, as_json: bool) -> None:
     """List the settings of the bank with their norm counts."""
-    service = state.service()
+    service = state.reader()
     rows = []
     for s in _all_settings(service):
         if as_json:
@@ -373,7 +386,7 @@ def _all_settings(service: Any) -> Iterator[Any]:
 @pass_state
 def export(state: _State, fmt: str, output: Path | None) -> None:
     """Export the whole bank as RDF with the normgraph ontology."""
-    service = state.service()
+    service = state.reader()
     if output is None:
         sys.stdout.flush()
         service.export(fmt, sys.stdout.buffer)

@@ -127,7 +127,7 @@ def index_build(state: Any, kind: str, rebuild: bool, progress: bool, as_json: b
 def index_status(state: Any, as_json: bool) -> None:
     """What index is there: model, kind, size, generation, when it was built; and whether its count matches
     the store's (`index verify` checks every statement)."""
-    service = state.service()
+    service = state.reader()
     st = service.index_status()
     stored = service.statement_count()
     if as_json:
@@ -151,7 +151,7 @@ def index_status(state: Any, as_json: bool) -> None:
 def index_verify(state: Any, as_json: bool) -> None:
     """Compare every statement of the store with the index (ids, texts, filter fields, model). Exits 1 on
     drift, listing what drifted."""
-    report = state.service().index_verify()
+    report = state.reader().index_verify()
     if as_json:
         click.echo(report.model_dump_json(indent=2))
     elif report.ok:
@@ -194,7 +194,7 @@ def retrieve(
     as_json: bool,
 ) -> None:
     """The statements most relevant to QUERY, a situation in plain words."""
-    result = state.service().retrieve(query, k, _filters(setting, kinds, sources, labels, country), mode, list(facts) or None)
+    result = state.reader().retrieve(query, k, _filters(setting, kinds, sources, labels, country), mode, list(facts) or None)
     if as_json:
         click.echo(result.model_dump_json(indent=2))
         return
@@ -234,7 +234,7 @@ def prompt(
 ) -> None:
     """A context block for an agent's prompt: the items most relevant to SITUATION, grouped, conflicts
     flagged, each with a citation id. The block goes to stdout; a one-line summary to stderr."""
-    result = state.service().prompt(
+    result = state.reader().prompt(
         situation, k, fmt, max_tokens, _filters(setting, kinds, sources, labels, country), list(facts) or None
     )
     if as_json:

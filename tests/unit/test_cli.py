@@ -182,12 +182,26 @@ def test_a_malformed_fact_exits_1_naming_it(home: Path) -> None:
     assert "the customer is a toddler" in result.stderr
 
 
-def test_a_locked_store_exits_1_with_a_clear_message(home: Path) -> None:
+def test_a_locked_store_exits_1_with_a_clear_message_for_a_write(home: Path, tmp_path: Path) -> None:
+    bank = tmp_path / "one.jsonl"
+    bank.write_text(DEMO_BANK.read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8")
     with NormBankService(Settings(home=home)):
-        result = run(home, "stats")
+        result = run(home, "ingest", "jsonl", str(bank), "--no-progress", "--no-embed")
     assert result.exit_code == EXIT_ERROR, result.output
     assert "in use" in result.stderr or "lock" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_reading_commands_open_a_locked_store_read_only(home: Path) -> None:
+    # A one-worker server (or an ingest) holds the write lock: commands that only read still answer.
+    with NormBankService(Settings(home=home)):
+        stats = run(home, "stats", "--json")
+        query = run(home, "query", "--setting", "restaurant", "--behavior", "shout", "--fact", CUSTOMER, "--json")
+    assert stats.exit_code == 0, stats.output
+    assert json.loads(stats.stdout)["statements"] == len(_demo_ids())
+    assert "read-only" in stats.stderr
+    assert query.exit_code == 0, query.output
+    assert json.loads(query.stdout)["results"][0]["label"] == "unexpected"
 
 
 def test_sources_lists_the_installed_readers() -> None:
