@@ -14,7 +14,7 @@ from normgraph.frames.resolve import answer_query, resolve_behavior
 from normgraph.ids import concept_id
 from normgraph.models import Concept, ConceptScheme, Label, Norm, Provenance
 
-E, O, U = Label.expected, Label.okay, Label.unexpected
+E, O, U = Label.expected, Label.okay, Label.unexpected  # noqa: E741 - one letter per label keeps the table readable
 
 # id, setting, behaviour, frame, label[, agreement]
 BANK: list[tuple] = [
