@@ -124,7 +124,7 @@ def make_norm(
     source_row: object,
     setting: str | None,
     behavior: str | None,
-    constraints: Sequence[Constraint | str | dict] | str | None,
+    constraints: Sequence[Constraint | str | dict[str, Any]] | str | None,
     label: Label | str,
     text: str | None = None,
     country: str | None = None,

@@ -21,11 +21,11 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Literal, Optional, Sequence, Union
+from typing import Any, Callable, Iterable, Literal, Optional, Union, cast
 
 from normgraph.errors import IngestError
 from normgraph.ids import normalise_text
-from normgraph.models import Concept, Statement
+from normgraph.models import AnyStatement, Concept, Statement
 from normgraph.sources import IngestSummary
 from normgraph.store.base import GraphStore
 
@@ -34,10 +34,10 @@ from ingest.rejects import Reject, RejectsWriter, default_rejects_path
 
 log = logging.getLogger("normgraph.ingest")
 
-Item = Union[Statement, Concept]
+Item = Union[AnyStatement, Concept]
 # A row gives one item or several (a Moral Stories row is a rule of thumb and two judged actions); ``read``
-# counts rows, the other counts count items.
-Record = Union[tuple[int, Item], tuple[int, Sequence[Item]], Reject]
+# counts rows, the other counts count items. Several items come as a list or a tuple (what ``run`` iterates).
+Record = Union[tuple[int, Item], tuple[int, Union[list[Item], tuple[Item, ...]]], Reject]
 RecordSource = Callable[[Optional[Position], "ByteCounter"], Iterable[Record]]
 _PROGRESS_EVERY = 512
 
@@ -154,9 +154,11 @@ def run(
     batch_size = max(1, int(batch_size))
     rejects_file = Path(rejects_path) if rejects_path else default_rejects_path(path)
     # Continue the interrupted run's rejects file only if it is the same file (never cut another one).
-    same_file = resume is not None and resume.rejects_path is not None and \
-        Path(resume.rejects_path).resolve() == rejects_file.resolve()
-    rejects = RejectsWriter(rejects_file, str(path), append_from=resume.rejects_size if same_file else None)
+    append_from = None
+    if resume is not None and resume.rejects_path is not None and \
+            Path(resume.rejects_path).resolve() == rejects_file.resolve():
+        append_from = resume.rejects_size
+    rejects = RejectsWriter(rejects_file, str(path), append_from=append_from)
     summary = IngestSummary(source=source, path=str(path))
     if resume is not None:
         for name in _COUNTS:
@@ -168,7 +170,7 @@ def run(
     aux_seen: dict[str, set[int]] = {}
     # node id -> hash(es) of the normalised spellings the node has (or will have once its batch is written)
     spellings: dict[str, int | set[int]] = {}
-    batch: list = []
+    batch: list[Item] = []
     aux: list[Concept] = []
     bar = _progress_bar(progress, total_bytes if counter is not None else None, "rows", source,
                         initial=counter.done if counter is not None else 0)
@@ -176,7 +178,10 @@ def run(
 
     def flush() -> None:
         if batch:
-            r = (store.upsert_concepts if primary_concepts else store.upsert_statements)(batch)
+            # One kind per batch: in a statements run ``add`` sends concepts to ``aux``; a concepts run's readers
+            # yield only concepts.
+            r = (store.upsert_concepts(cast("list[Concept]", batch)) if primary_concepts
+                 else store.upsert_statements(cast("list[AnyStatement]", batch)))
             summary.loaded += r.inserted
             summary.updated += r.updated
             summary.duplicates += r.unchanged
@@ -323,9 +328,12 @@ class WholeInputSource:
     name: str
     what: Literal["statements", "concepts"] = "concepts"
     check: Callable[[Path], Path] = staticmethod(check_file)
+    # Given by subclasses (declared, not defined: a subclass that overrides ``records_for`` may take other
+    # arguments, or have no ``records`` at all).
+    records: Callable[..., Iterable[Record]]
 
     def records_for(self, path: Path, store: GraphStore) -> Iterable[Record]:
-        return self.records(path)  # type: ignore[attr-defined]
+        return self.records(path)
 
     def load(
         self,
@@ -354,6 +362,8 @@ class ResumableFileSource:
     streams the rows after a checkpoint, so an interrupted ingest continues where it stopped."""
 
     name: str
+    # Given by subclasses as ``records(path, counter, *, start)`` (declared, not defined).
+    records: Callable[..., Iterable[Record]]
 
     def load(
         self,
@@ -368,7 +378,7 @@ class ResumableFileSource:
         return run_resumable(
             source=self.name,
             path=path,
-            records=lambda start, counter: self.records(path, counter, start=start),  # type: ignore[attr-defined]
+            records=lambda start, counter: self.records(path, counter, start=start),
             store=store,
             rejects_path=rejects_path,
             progress=progress,

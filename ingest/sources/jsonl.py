@@ -25,7 +25,7 @@ from typing import Any, Iterator
 
 import orjson
 from normgraph.errors import InvalidInput
-from normgraph.models import Kind
+from normgraph.models import AnyStatement, Kind
 from pydantic import ValidationError
 
 from ingest.canonical import make_norm, make_statement
@@ -87,7 +87,7 @@ def _record(raw: bytes, line: int, default_source: str, source_file: str) -> Rec
         return Reject(line, _validation_message(e), line_text(raw))
 
 
-def build(obj: dict[str, Any], line: int, default_source: str, source_file: str | None = None):
+def build(obj: dict[str, Any], line: int, default_source: str, source_file: str | None = None) -> AnyStatement:
     """One JSONL object -> a statement, through the canonical constructors. Raises ``InvalidInput``."""
     unknown = [k for k in obj if k not in ALL_KEYS]
     if unknown:

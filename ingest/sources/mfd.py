@@ -26,15 +26,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, TypedDict
 
 from normgraph.errors import IngestError
-from normgraph.models import ConceptScheme, Kind
+from normgraph.models import ConceptScheme, Kind, ValueRightDuty
 from normgraph.source_registry import licence_of
 from normgraph.store.base import GraphStore
 
 from ingest.canonical import make_concept, with_inferred_foundations
-from ingest.pipeline import Record, WholeInputSource, check_file
+from ingest.pipeline import Item, Record, WholeInputSource, check_file
 from ingest.rejects import Reject
 
 SOURCE = "mfd"
@@ -50,6 +50,15 @@ FOUNDATION_NAMES = {
     "liberty": "liberty-oppression",
 }
 _TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?")
+
+
+class _ConceptCommon(TypedDict):
+    """The ``make_concept`` arguments all of the lexicon's concepts share."""
+
+    scheme: ConceptScheme
+    source: str
+    source_file: str
+    licence: str | None
 
 
 @dataclass
@@ -141,15 +150,19 @@ class MoralFoundationsDictionary(WholeInputSource):
         yield (1, self.concepts(lex, path.name))
         yield from rejects
         for st in store.iter_statements([Kind.rule_of_thumb, Kind.norm]):
+            if isinstance(st, ValueRightDuty):  # only the kinds asked for; a value, right or duty has no foundations
+                raise TypeError(f"iter_statements returned a {st.kind.value} ({st.id}) for rules of thumb and norms")
             if st.moral_foundations and "moral_foundations" not in st.provenance.inferred:
                 continue  # the source gave them
             matches = lex.foundations_in(st.text if st.behavior is None else f"{st.text} {st.behavior}")
             names = tuple(FOUNDATION_NAMES.get(f, f) for f in matches)
             yield (0, with_inferred_foundations(st, names, method_note(matches) if matches else None))
 
-    def concepts(self, lex: Lexicon, file_name: str) -> list:
-        common = dict(scheme=ConceptScheme.moral_foundation, source=SOURCE, source_file=file_name, licence=LICENCE)
-        out = []
+    def concepts(self, lex: Lexicon, file_name: str) -> list[Item]:
+        common = _ConceptCommon(
+            scheme=ConceptScheme.moral_foundation, source=SOURCE, source_file=file_name, licence=LICENCE
+        )
+        out: list[Item] = []  # the items of one record (concepts only)
         foundations: dict[str, None] = {}
         for number, category in lex.categories.items():
             foundation, _, side = category.partition(".")

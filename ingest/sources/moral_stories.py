@@ -15,7 +15,8 @@ other than those above (e.g. a classification split's ``label``) are kept among 
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from pathlib import Path
+from typing import Any, Iterator, TypedDict
 
 import orjson
 from normgraph.errors import InvalidInput
@@ -26,7 +27,7 @@ from pydantic import ValidationError
 from ingest.canonical import behavior_text, linked_concepts, make_norm, make_statement
 from ingest.checkpoint import Position
 from ingest.jsonlines import json_lines, line_text
-from ingest.pipeline import ByteCounter, Record, ResumableFileSource, check_file
+from ingest.pipeline import ByteCounter, Item, Record, ResumableFileSource, check_file
 from ingest.rejects import Reject
 from ingest.tabular import short_error
 
@@ -37,12 +38,22 @@ COLUMNS = ("ID", "norm", "situation", "intention", "moral_action", "moral_conseq
 _STORY = ("intention", "moral_action", "moral_consequence", "immoral_action", "immoral_consequence")
 
 
+class _StoryCommon(TypedDict):
+    """The constructor arguments a story's statements share."""
+
+    source: str
+    source_row: str
+    source_file: str | None
+    licence: str | None
+    situation: str
+
+
 class MoralStories(ResumableFileSource):
     name = SOURCE
     description = "Moral Stories JSON Lines (ID, norm, situation, intention, moral/immoral action and consequence)"
     columns = COLUMNS
 
-    def records(self, path, counter: ByteCounter | None = None, *, start: Position | None = None) -> Iterator[Record]:
+    def records(self, path: Path, counter: ByteCounter | None = None, *, start: Position | None = None) -> Iterator[Record]:
         path = check_file(path)
         counter = counter if counter is not None else ByteCounter()
         for line, raw in json_lines(path, counter, start):
@@ -71,7 +82,7 @@ def _field(obj: dict[str, Any], key: str) -> str | None:
     return value.strip() or None
 
 
-def story(obj: dict[str, Any], line: int, file_name: str | None = None) -> list:
+def story(obj: dict[str, Any], line: int, file_name: str | None = None) -> list[Item]:
     """One story -> its rule of thumb and judged actions (and their behaviour nodes)."""
     raw_id = obj.get("ID")
     if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)) or not str(raw_id).strip():
@@ -86,9 +97,11 @@ def story(obj: dict[str, Any], line: int, file_name: str | None = None) -> list:
     judgments = {k: obj[k] for k in obj if k not in ("ID", "norm", "situation") and obj[k] is not None}
     for k in _STORY:
         _field(obj, k)  # type check
-    common = dict(source=SOURCE, source_row=story_id, source_file=file_name, licence=LICENCE, situation=situation)
+    common = _StoryCommon(
+        source=SOURCE, source_row=story_id, source_file=file_name, licence=LICENCE, situation=situation
+    )
     rule = make_statement(kind=Kind.rule_of_thumb, id=story_id, text=norm, judgments=judgments, **common)
-    out: list = [rule]
+    out: list[Item] = [rule]
     for key, label, verb in (("moral_action", Label.expected, "keeps"), ("immoral_action", Label.unexpected, "breaks")):
         action = _field(obj, key)
         if action is None:

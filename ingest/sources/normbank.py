@@ -20,11 +20,11 @@ from __future__ import annotations
 import csv
 import re
 from pathlib import Path
-from typing import Iterator, NamedTuple
+from typing import BinaryIO, Callable, Iterator, NamedTuple
 
 from normgraph.errors import ConstraintSyntaxError, IngestError, InvalidInput
 from normgraph.frames.grammar import parse_frame
-from normgraph.models import Label
+from normgraph.models import Constraint, Label
 from normgraph.source_registry import licence_of
 from pydantic import ValidationError
 
@@ -85,7 +85,7 @@ class NormBankCsv(ResumableFileSource):
             yield from _rows(fh, path, counter, start)
 
 
-def _header(fh, path: Path, counter: ByteCounter) -> dict[str, int]:
+def _header(fh: BinaryIO, path: Path, counter: ByteCounter) -> dict[str, int]:
     raw = fh.readline()
     counter.done += len(raw)
     counter.line += 1
@@ -115,6 +115,10 @@ def _header(fh, path: Path, counter: ByteCounter) -> dict[str, int]:
     return index
 
 
+# A parsed frame, or the message of the error that made it unparsable.
+_Frame = tuple[Constraint, ...] | str
+
+
 class _Layout(NamedTuple):
     """Where each column is in this file's rows."""
 
@@ -128,11 +132,14 @@ class _Layout(NamedTuple):
     source_file: str
 
 
-def _rows(fh, path: Path, counter: ByteCounter, start: Position | None = None) -> Iterator[Record]:
+def _rows(fh: BinaryIO, path: Path, counter: ByteCounter, start: Position | None = None) -> Iterator[Record]:
     col = _header(fh, path, counter)
     width = col.pop("__width__")
-    layout = _Layout(width, *(col[c] for c in REQUIRED), col.get("label"), col.get("split"), path.name)
-    frames: dict[str, tuple | str] = {}  # constraint string -> parsed frame, or the error message
+    layout = _Layout(
+        width, col["setting"], col["behavior"], col["constraints"], col["norm"],  # REQUIRED, in order
+        col.get("label"), col.get("split"), path.name,
+    )
+    frames: dict[str, _Frame] = {}  # constraint string -> parsed frame, or the error message
     if start is not None:
         fh.seek(start.offset)
         counter.done, counter.line = start.offset, start.line
@@ -182,7 +189,7 @@ def _rows(fh, path: Path, counter: ByteCounter, start: Position | None = None) -
         yield _row(fields, first, text, layout, frames)
 
 
-def _try_join(text: str, next_raw, width: int, start: int) -> tuple[list[str] | None, list[bytes]]:
+def _try_join(text: str, next_raw: Callable[[], bytes], width: int, start: int) -> tuple[list[str] | None, list[bytes]]:
     """A row whose quoted field continues on the next physical line(s): parse the joined lines if they make
     exactly one complete row, else give the lines back."""
     used: list[bytes] = []
@@ -217,7 +224,7 @@ def _csv_problem(e: csv.Error, raw: bytes) -> str:
     return f"malformed CSV: {msg}"
 
 
-def _row(fields: list[str], line: int, text: str, layout: _Layout, frames: dict[str, tuple | str]) -> Record:
+def _row(fields: list[str], line: int, text: str, layout: _Layout, frames: dict[str, _Frame]) -> Record:
     setting = fields[layout.setting].strip()
     behavior = fields[layout.behavior].strip()
     if not setting or not behavior:
@@ -266,11 +273,11 @@ def _row(fields: list[str], line: int, text: str, layout: _Layout, frames: dict[
     return (line, norm)
 
 
-def _parse_frame_cached(cstring: str, cache: dict[str, tuple | str]) -> tuple | str:
+def _parse_frame_cached(cstring: str, cache: dict[str, _Frame]) -> _Frame:
     """Parse a frame, reusing parsed single constraints (frames differ far more often than constraints).
     Splits exactly as ``parse_frame`` does, so each part parses to the same constraint. Returns the frame or
     the error message."""
-    out: list = []
+    out: list[Constraint] = []
     for part in _AND_SPLIT.split(cstring.strip()):
         if not part.strip():
             continue

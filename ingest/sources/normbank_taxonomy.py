@@ -38,7 +38,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from normgraph.errors import IngestError
 from normgraph.ids import concept_id, normalise_text
@@ -63,7 +63,7 @@ class _Pending:
     """One concept being assembled from many file lines."""
 
     scheme: ConceptScheme
-    spellings: Counter = field(default_factory=Counter)
+    spellings: Counter[str] = field(default_factory=Counter)
     settings: dict[str, None] = field(default_factory=dict)
     alt_labels: dict[str, None] = field(default_factory=dict)
     broader: dict[str, None] = field(default_factory=dict)
@@ -187,7 +187,7 @@ class NormBankTaxonomy(WholeInputSource):
         yield from b.rejects
 
 
-def _constraint_dict(root: Path) -> dict:
+def _constraint_dict(root: Path) -> dict[str, Any]:
     path = root / "constraint_dict.json"
     if not path.is_file():
         return {}
@@ -239,7 +239,7 @@ def _roles_items_behaviours(b: _Builder, raw: Path) -> None:
                     b.add(ConceptScheme.item, text, (b.rel(f), n), setting=setting)
 
 
-def _attributes(b: _Builder, raw: Path, vocab: dict) -> None:
+def _attributes(b: _Builder, raw: Path, vocab: dict[str, Any]) -> None:
     person: dict[str, list[tuple[str, tuple[str, int]]]] = {}
     subset: list[tuple[str, tuple[str, int]]] = []
     for f in _txt_files(raw / "Attributes"):
@@ -251,16 +251,16 @@ def _attributes(b: _Builder, raw: Path, vocab: dict) -> None:
             person.setdefault(name, []).extend(values)
     dict_file = "constraint_dict.json"
     for key in (PERSON_ATTR_KEY, OTHER_ATTR_KEY):
-        for name, values in (vocab.get(key) or {}).items():
-            if isinstance(values, list):
+        for name, listed in (vocab.get(key) or {}).items():
+            if isinstance(listed, list):
                 person.setdefault(normalise_text(name), []).extend(
-                    (v, (dict_file, 0)) for v in values if isinstance(v, str) and v.strip()
+                    (v, (dict_file, 0)) for v in listed if isinstance(v, str) and v.strip()
                 )
     env: dict[str, list[tuple[str, tuple[str, int]]]] = {}
-    for name, values in (vocab.get(ENV_KEY) or {}).items():
-        if isinstance(values, list):
+    for name, listed in (vocab.get(ENV_KEY) or {}).items():
+        if isinstance(listed, list):
             env.setdefault(normalise_text(name), []).extend(
-                (v, (dict_file, 0)) for v in values if isinstance(v, str) and v.strip()
+                (v, (dict_file, 0)) for v in listed if isinstance(v, str) and v.strip()
             )
 
     for subject, table in ((Subject.person, person), (Subject.environment, env)):
@@ -288,7 +288,7 @@ def _country_spellings(b: _Builder, subset: list[tuple[str, tuple[str, int]]]) -
         if p.scheme is ConceptScheme.attribute_value and p.attribute == "country"
     }
     by_key = {normalise_text(_without_the(p.preferred())): cid for cid, p in countries.items()}
-    for cid, p in countries.items():
+    for p in countries.values():
         bare = _without_the(p.preferred())
         if bare != p.preferred():
             p.alt_labels[bare] = None

@@ -30,7 +30,7 @@ from pydantic import ValidationError
 
 from ingest.canonical import linked_concepts, make_norm
 from ingest.checkpoint import Position
-from ingest.pipeline import ByteCounter, Record, ResumableFileSource, check_file
+from ingest.pipeline import ByteCounter, Item, Record, ResumableFileSource, check_file
 from ingest.rejects import Reject
 from ingest.tabular import Table, TabularSource, short_error
 
@@ -47,7 +47,7 @@ def _role(text: str) -> str:
     return _ARTICLE.sub("", text).strip() or text
 
 
-def flow_norm(name: str, seed: dict[str, Any], story: str | None, line: int, file_name: str | None) -> list:
+def flow_norm(name: str, seed: dict[str, Any], story: str | None, line: int, file_name: str | None) -> list[Item]:
     """One information flow -> its norm (and behaviour node). The seed's ``source`` (where the flow came from)
     goes into ``provenance.source_fields``."""
     values: dict[str, str] = {}

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, TypedDict
 
 from normgraph.errors import IngestError, InvalidInput
-from normgraph.models import ConceptScheme
+from normgraph.models import Concept, ConceptScheme
 from normgraph.source_registry import licence_of
 from pydantic import ValidationError
 
@@ -32,6 +32,15 @@ LICENCE = licence_of(SOURCE)
 KEYS = ("id", "name", "alternativeName", "level2", "level3", "level4a", "level4b", "descriptions",
         "notToBeConfusedWith")
 LEVEL_NAMES = {2: "value category", 3: "higher-order value", 4: "dimension of the value circle"}
+
+
+class _ConceptCommon(TypedDict):
+    """The ``make_concept`` arguments all of the file's concepts share."""
+
+    source: str
+    source_file: str
+    licence: str | None
+    scheme: ConceptScheme
 
 
 class SchwartzValues(WholeInputSource):
@@ -54,16 +63,18 @@ class SchwartzValues(WholeInputSource):
             raise IngestError(f"{path}: no values", {"file": str(path)})
         # level label -> (level, broader labels, first element index)
         levels: dict[str, tuple[int, dict[str, None], int]] = {}
-        common = dict(source=SOURCE, source_file=path.name, licence=LICENCE, scheme=ConceptScheme.schwartz_value)
+        common = _ConceptCommon(
+            source=SOURCE, source_file=path.name, licence=LICENCE, scheme=ConceptScheme.schwartz_value
+        )
         for n, v in enumerate(doc, 1):
             try:
                 concept, parents = _value(v, n, common)
             except (InvalidInput, ValidationError) as e:
                 yield Reject(n, short_error(e), json.dumps(v, ensure_ascii=False)[:2000])
                 continue
-            for level, label, broader in parents:
+            for level, label, parent_broader in parents:
                 entry = levels.setdefault(label, (level, {}, n))
-                entry[1].update(dict.fromkeys(broader))
+                entry[1].update(dict.fromkeys(parent_broader))
             yield (n, concept)
         for label, (level, broader, n) in levels.items():
             yield (n, make_concept(label=label, broader=list(broader), source_row=n,
@@ -106,7 +117,9 @@ def _confusions(value: Any) -> list[str]:
     return [x for x in out if x]
 
 
-def _value(v: Any, n: int, common: dict[str, Any]):
+def _value(v: Any, n: int, common: _ConceptCommon) -> tuple[Concept, list[tuple[int, str, list[str]]]]:
+    """The concept of one element of ``values`` and its parents: (level, parent label, the parent's broader
+    labels)."""
     if not isinstance(v, dict):
         raise InvalidInput("expected a value object")
     [name] = _strings(v, "name", required=True)[:1]
