@@ -8,11 +8,11 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
-from normgraph.models import Constraint
+from normgraph.models import MAX_LABEL_CHARS, Constraint
 
 # Bounds that keep one request cheap to reject; the service applies the configured page limit on top.
 MAX_FACTS = 64
-MAX_TEXT = 500
+MAX_TEXT = MAX_LABEL_CHARS
 
 FactList = Annotated[list[str | Constraint], Field(max_length=MAX_FACTS)]
 FactString = Annotated[str, Field(max_length=MAX_FACTS * 64)]

@@ -20,9 +20,11 @@ from typing import Any, Iterable, Sequence
 
 from normgraph.errors import InvalidInput
 from normgraph.frames.grammar import coerce_constraints, format_constraint
+from normgraph.frames.logic import check_compatible
 from normgraph.ids import KIND_PREFIX, concept_id, normalise_text, statement_id
 from normgraph.situations import situation_id
 from normgraph.models import (
+    MAX_LABEL_CHARS,
     AnyStatement,
     Concept,
     ConceptScheme,
@@ -71,7 +73,19 @@ def _clean_label(value: str | None, what: str) -> str | None:
         return None
     if not isinstance(value, str):
         raise InvalidInput(f"{what} must be a string, not {type(value).__name__}", {what: value})
-    return _normalised(value) or None
+    label = _normalised(value) or None
+    if label is not None:
+        # A name the API cannot be asked for would be stored for nobody: refuse it here, with the reason.
+        if len(label) > MAX_LABEL_CHARS:
+            raise InvalidInput(f"{what} of {len(label):,} characters is over the limit of {MAX_LABEL_CHARS}", {what: label[:80]})
+        bad = _CONTROL.search(label)
+        if bad is not None:
+            raise InvalidInput(f"{what} contains the control character U+{ord(bad.group()):04X}", {what: label[:80]})
+    return label
+
+
+# C0/C1 controls, and unpaired surrogates (valid in a Python str, never in UTF-8 output).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 # Settings and behaviours repeat across many rows.
@@ -141,6 +155,7 @@ def make_norm(
     ``source_fields`` are the row's columns the schema has no field for (kept verbatim in provenance)."""
     cs = constraints if isinstance(constraints, tuple) and all(isinstance(c, Constraint) for c in constraints) \
         else coerce_constraints(constraints)
+    check_compatible(cs, decidable=False)  # a frame no facts can satisfy would never answer a query
     setting_n = _clean_label(setting, "setting")
     behavior_n = _clean_label(behavior, "behavior")
     lab = parse_label(label)

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from ingest.checkpoint import Position
 from ingest.pipeline import ByteCounter, Record, ResumableFileSource, check_file
+from ingest.limits import MAX_ROW_BYTES, oversized, read_line
 from ingest.rejects import Reject
 
 # ETHICS commonsense posts run to several kilobytes; the csv module's default cap is 128 KiB.
@@ -112,11 +113,17 @@ class _Lines:
         return self
 
     def __next__(self) -> str:
-        raw = self.fh.readline()
-        if not raw:
+        raw, size = read_line(self.fh)
+        if not size:
             raise StopIteration
-        self.counter.done += len(raw)
+        self.counter.done += size
         self.counter.line += 1
+        if size > MAX_ROW_BYTES:
+            # csv.reader gets an empty line in its place (it may be inside a quoted field); the row is a reject.
+            if self.bad is None:
+                self.bad = f"line {self.counter.line}: {oversized(size)}"
+            self.raw.append(raw.decode("utf-8", "replace") + "…\n")
+            return "\n"
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as e:

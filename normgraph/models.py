@@ -74,6 +74,10 @@ RELATION_PHRASES: dict[str, Relation] = {
     "is not younger than": Relation.ge,
     "is no less than": Relation.ge,
 }
+# The longest setting or behaviour name: what the API accepts in a query is what ingest may store, so nothing stored
+# is out of the API's reach.
+MAX_LABEL_CHARS = 500
+
 CANONICAL_PHRASE: dict[Relation, str] = {
     Relation.is_: "is",
     Relation.is_not: "is not",

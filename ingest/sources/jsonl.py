@@ -62,8 +62,8 @@ class JsonlNorms(ResumableFileSource):
         after it."""
         path = check_file(path)
         counter = counter if counter is not None else ByteCounter()
-        for line, raw in json_lines(path, counter, start):
-            yield _record(raw, line, path.stem, path.name)
+        for item in json_lines(path, counter, start):
+            yield item if isinstance(item, Reject) else _record(item[1], item[0], path.stem, path.name)
 
 
 def _record(raw: bytes, line: int, default_source: str, source_file: str) -> Record:

@@ -56,8 +56,8 @@ class MoralStories(ResumableFileSource):
     def records(self, path: Path, counter: ByteCounter | None = None, *, start: Position | None = None) -> Iterator[Record]:
         path = check_file(path)
         counter = counter if counter is not None else ByteCounter()
-        for line, raw in json_lines(path, counter, start):
-            yield _record(raw, line, path.name)
+        for item in json_lines(path, counter, start):
+            yield item if isinstance(item, Reject) else _record(item[1], item[0], path.name)
 
 
 def _record(raw: bytes, line: int, file_name: str) -> Record:

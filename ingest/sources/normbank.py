@@ -31,6 +31,7 @@ from pydantic import ValidationError
 from ingest.canonical import make_norm
 from ingest.checkpoint import Position
 from ingest.pipeline import ByteCounter, Record, ResumableFileSource, check_file
+from ingest.limits import TooLong, oversized, read_raw, size_of
 from ingest.rejects import Reject
 
 SOURCE = "normbank"
@@ -148,16 +149,16 @@ def _rows(fh: BinaryIO, path: Path, counter: ByteCounter, start: Position | None
     pending: list[bytes] = []
 
     def next_raw() -> bytes:
-        raw = pending.pop() if pending else fh.readline()
+        raw = pending.pop() if pending else read_raw(fh)
         if raw:
-            counter.done += len(raw)
+            counter.done += size_of(raw)
             counter.line += 1
         return raw
 
     def give_back(lines: list[bytes]) -> None:
         for raw in reversed(lines):
             pending.append(raw)
-            counter.done -= len(raw)
+            counter.done -= size_of(raw)
             counter.line -= 1
 
     while True:
@@ -165,6 +166,9 @@ def _rows(fh: BinaryIO, path: Path, counter: ByteCounter, start: Position | None
         if not raw:
             break
         first = counter.line
+        if isinstance(raw, TooLong):
+            yield Reject(first, oversized(raw.size), raw.decode("utf-8", "replace") + "…")
+            continue
         decoded = _decode(raw, first)
         if isinstance(decoded, Reject):
             yield decoded
@@ -199,6 +203,8 @@ def _try_join(text: str, next_raw: Callable[[], bytes], width: int, start: int) 
         if not raw:
             break
         used.append(raw)
+        if isinstance(raw, TooLong):  # no row continues into a line too long to be one
+            break
         try:
             part = raw.decode("utf-8")
         except UnicodeDecodeError:

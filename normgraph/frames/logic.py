@@ -112,13 +112,16 @@ class FactSet:
 
     __slots__ = ("_single", "_asserted", "_denied", "constraints")
 
-    def __init__(self, constraints: Iterable[Constraint], *, strict: bool = True) -> None:
+    def __init__(self, constraints: Iterable[Constraint], *, strict: bool = True, decidable: bool | None = None) -> None:
+        """``strict``: raise on constraints that cannot hold together; ``decidable`` (default: ``strict``): also
+        on constraints that cannot mean anything (``check_decidable``)."""
         self.constraints: tuple[Constraint, ...] = tuple(constraints)
         self._single: dict[tuple[Subject, str], tuple[ValueSet, list[Constraint]]] = {}
         self._asserted: dict[tuple[Subject, str], dict[str, Constraint]] = {}
         self._denied: dict[tuple[Subject, str], dict[str, Constraint]] = {}
+        check = strict if decidable is None else decidable
         for c in self.constraints:
-            if strict:
+            if check:
                 check_decidable(c)
             self._add(c, strict)
 
@@ -186,9 +189,11 @@ class FactSet:
         return Truth.unknown
 
 
-def check_compatible(constraints: Sequence[Constraint]) -> None:
-    """Raise ``IncompatibleConstraints`` naming both sides when the constraints cannot hold together."""
-    FactSet(constraints, strict=True)
+def check_compatible(constraints: Sequence[Constraint], *, decidable: bool = True) -> None:
+    """Raise ``IncompatibleConstraints`` naming both sides when the constraints cannot hold together (and, with
+    ``decidable``, ``InvalidInput`` for one that cannot mean anything). Ingest checks only the first: a stored
+    frame may use an attribute this version has no scale for, but never one no facts could satisfy."""
+    FactSet(constraints, strict=True, decidable=decidable)
 
 
 @lru_cache(maxsize=65536)
