@@ -159,13 +159,13 @@ class BankIndex:
         scores, positions = self.vectors.search(
             query_vec, min(k, count), None if unfiltered else mask, count, ef_search=ef_search
         )
-        return [(int(p), float(s)) for p, s in zip(positions[0], scores[0]) if p >= 0]
+        return [(int(p), float(s)) for p, s in zip(positions[0], scores[0], strict=True) if p >= 0]
 
     def lexical_search(self, query: str, k: int, mask: np.ndarray, count: int) -> list[tuple[int, float]]:
         if count == 0:
             return []
         scores, positions = self.lexical.search(query, k, None if count == self.n else mask)
-        return [(int(p), float(s)) for p, s in zip(positions, scores)]
+        return [(int(p), float(s)) for p, s in zip(positions, scores, strict=True)]
 
     def vectors_at(self, positions: Sequence[int]) -> np.ndarray:
         return self.vectors.reconstruct(np.asarray(positions, dtype=np.int64))

@@ -12,6 +12,7 @@ vector and lexical files are written under a new generation and switched to in o
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import shutil
 import time
@@ -32,6 +33,8 @@ from normgraph.index.faiss_index import INDEX_KINDS, FaissVectors, choose_kind, 
 from normgraph.index.idmap import FORMAT_VERSION, IdMap, Meta
 from normgraph.index.lexical import LexicalIndex
 from normgraph.store.base import GraphStore
+
+log = logging.getLogger(__name__)
 
 KindChoice = Literal["auto", "flat", "hnsw", "ivf"]
 DEFAULT_COMPACT_RATIO = 0.25
@@ -228,6 +231,10 @@ def _build_locked(
 ) -> BuildReport:
     info = idmap.info()
     old_generation = int(info["generation"]) if "generation" in info else None
+    if old_generation is not None:
+        # Files of any other generation are what a killed build left (a committed one switches the id map);
+        # free that disk before writing a new generation beside them.
+        _remove_other_generations(directory, old_generation)
     indexed = idmap.live_items() if old_generation is not None else {}
     if old_generation is not None and (info.get("format") != FORMAT_VERSION or info.get("model_id") != embedder.model_id):
         rebuild = True  # another vector space: nothing old can be reused
@@ -342,12 +349,17 @@ def _encode(embedder: Embedder, texts: list[str], bar) -> np.ndarray:
 
 def _remove_other_generations(directory: Path, keep: int) -> None:
     # Readers that still have an old generation memory-mapped keep their pages (unlinking does not unmap).
+    removed = 0
     for f in directory.glob("vectors-*.faiss"):
         if f.name != vectors_file(directory, keep).name:
+            removed += f.stat().st_size if f.exists() else 0
             f.unlink(missing_ok=True)
     for d in directory.glob("lexical-*"):
         if d.is_dir() and d.name != lexical_dir(directory, keep).name:
+            removed += _dir_size(d)
             shutil.rmtree(d, ignore_errors=True)
+    if removed:
+        log.info("removed %s bytes of index files other than generation %s in %s", f"{removed:,}", keep, directory)
 
 
 def _report(
