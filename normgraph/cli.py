@@ -473,4 +473,4 @@ _add_retrieval_commands()
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

@@ -134,7 +134,7 @@ def build_prompt(
         prompt=prompt,
         citations=[Citation(id=h.id, text=h.text, source=h.source, kind=h.kind) for h in chosen],
         template=TEMPLATE,
-        format=format,  # type: ignore[arg-type]
+        format=format,
         tokens=estimate_tokens(prompt),
         max_tokens=budget,
         conflicts=conflicts,

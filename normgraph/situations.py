@@ -14,7 +14,7 @@ for it, grouped by kind, the behaviours they judge, and — because many sources
 from __future__ import annotations
 
 import hashlib
-from typing import Sequence
+from typing import Any, Sequence
 
 from pydantic import BaseModel, Field
 
@@ -101,7 +101,8 @@ def situation_view(
                        {"situation": key, "id": sid})
     direct = [s for s in store.linked_statements(sid, limit=_MAX_LINKED) if s.review_state in states]
     view = SituationView(id=sid, text=concept.label, aliases=list(concept.alt_labels))
-    groups = {Kind.rule_of_thumb: view.rules_of_thumb, Kind.value: view.values, Kind.right: view.rights,
+    # Each list holds the kind it is keyed by (lists are invariant, so the value type says only "a list").
+    groups: dict[Kind, list[Any]] = {Kind.rule_of_thumb: view.rules_of_thumb, Kind.value: view.values, Kind.right: view.rights,
               Kind.duty: view.duties, Kind.norm: view.norms}
     behaviors: dict[str, None] = {}
     for st in direct:

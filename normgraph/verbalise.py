@@ -179,9 +179,10 @@ def _person_clause(c: Constraint) -> str:
         return f"who is {with_article(v)}"
     if c.attribute == _AGE:
         return f"who is {with_article(v)}"
-    tpl = _PERSON_CLAUSE.get(c.attribute)
-    if tpl is None:
+    clause = _PERSON_CLAUSE.get(c.attribute)
+    if clause is None:
         return f"whose {c.attribute} is {v}"
+    tpl = clause
     return tpl.format(v=v, a=with_article(v), p=_place_name(v))
 
 
@@ -222,7 +223,7 @@ def _person_phrase(cs: list[Constraint], fallback: str, doing_as_clause: bool = 
     elif gender is not None:
         head = gender.value
         used.append(gender)
-    if head is not None and gender_adj is not None and gender not in used:
+    if head is not None and gender is not None and gender_adj is not None and gender not in used:
         modifiers.insert(0, gender_adj)
         used.append(gender)
 

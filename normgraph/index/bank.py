@@ -125,7 +125,7 @@ class BankIndex:
     def allowed(self, **wanted: Sequence[str] | None) -> tuple[np.ndarray, int]:
         """The mask of live positions whose column values are among the wanted ones (None = any), and its
         count. Keys are ``FILTER_COLUMNS``."""
-        key = tuple((name, tuple(sorted(wanted[name])) if wanted.get(name) is not None else None) for name in FILTER_COLUMNS)
+        key = tuple((name, tuple(sorted(w)) if (w := wanted.get(name)) is not None else None) for name in FILTER_COLUMNS)
         with self._lock:
             hit = self._masks.get(key)
             if hit is not None:

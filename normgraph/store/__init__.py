@@ -50,4 +50,5 @@ def open_store(name: str, path: Path, *, read_only: bool = False) -> GraphStore:
         ) from None
     module_name, _, factory_name = target.partition(":")
     factory = getattr(import_module(module_name), factory_name)
-    return factory(Path(path), read_only=read_only)
+    opened: GraphStore = factory(Path(path), read_only=read_only)
+    return opened
