@@ -13,7 +13,7 @@ from api.limits import BodySizeLimit
 from api.openapi import install_openapi
 from api.security import SecurityHeaders
 from api.routers import health, norms, settings as settings_router, situations
-from api.routers import retrieval
+from api.routers import judge, retrieval
 from normgraph.settings import Settings
 
 DESCRIPTION = """
@@ -27,6 +27,8 @@ A knowledge-graph norm bank: situational norms with the constraint frames under 
   and norms linked to it, and the attribution their sources' licences ask for.
 * `POST /v1/retrieve` finds the statements most relevant to a free-text situation (hybrid dense + BM25 with
   graph filters); `POST /v1/prompt` assembles them into a context block for an agent, with citation ids.
+* `POST /v1/judge` (and `/v1/judge/batch`) judges a behaviour expected, okay or unexpected from the caller's
+  own norms, the bank's frames, its nearest statements and a model prior, naming the stage that decided.
 
 Every error has one shape: `{"error": {"code", "message", "details"}}`. Lists are cursor-paginated
 (`limit`, `cursor` → `next_cursor`).
@@ -54,4 +56,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(settings_router.router)
     app.include_router(situations.router)
     app.include_router(retrieval.router)
+    app.include_router(judge.router)
     return app

@@ -472,5 +472,16 @@ def _add_retrieval_commands() -> None:
 _add_retrieval_commands()
 
 
+# --- judge and train judge (normgraph/cli_judge.py) --------------------------------------------------------
+def _add_judge_commands() -> None:
+    from normgraph.cli_judge import COMMANDS
+
+    for command in COMMANDS:
+        cli.add_command(command)
+
+
+_add_judge_commands()
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -7,6 +7,8 @@ Built on the official ``mcp`` SDK's high-level server (``MCPServer``, FastMCP's 
 - ``get_norm``           one statement by id (a citation id from the other tools)
 - ``list_settings``      the settings of the bank with their norm counts, a page at a time
 - ``build_prompt``       a ready-to-paste context block with citation ids, within a token budget
+- ``judge_behavior``     is a behaviour expected, okay or unexpected (the caller's norms first, then the
+                         bank's frames, its nearest statements, the judge's prior), with the stage that decided
 
 The store is opened read-only (the server never writes, and may run beside ``normgraph serve``). The
 embedding model and the index load on the first tool that needs them, so ``get_norm`` and ``list_settings``
@@ -36,7 +38,7 @@ INSTRUCTIONS = (
     "normgraph is a bank of social norms, rules of thumb, values, rights and duties. Use build_prompt or "
     "search_norms with the user's situation in plain words; quote the ids of the items you rely on. "
     "norms_for_setting answers 'what is expected here' for a known setting, with the constraints under which "
-    "each norm holds."
+    "each norm holds. judge_behavior labels one behaviour, following any norms the user states."
 )
 
 
@@ -129,6 +131,26 @@ def create_server(settings: Settings) -> MCPServer:
         filters = {"setting": setting} if setting else None
         result = await _call(lambda: bank.service.retrieval.prompt(situation, k, format, max_tokens, filters))
         return result.model_dump(mode="json")
+
+    @server.tool()
+    async def judge_behavior(
+        behavior: str,
+        setting: str | None = None,
+        facts: list[str] | None = None,
+        norms: list[str] | None = None,
+        country: str | None = None,
+    ) -> dict[str, Any]:
+        """Judge a behaviour (an action phrase or a short situation) expected, okay or unexpected, with calibrated
+        scores, the stage that decided (supplied_norms, frame_resolution, retrieval, model_prior) and the
+        evidence. norms: the community's own norms in words ("It's rude to X", "expected: X"), followed over the
+        bank's; a norm that does not bear on the behaviour does not decide. facts: NormBank constraints, with a
+        setting."""
+        from normgraph.judge.schemas import parse_norm
+
+        request = {"behavior": behavior, "setting": setting, "facts": facts, "country": country,
+                   "norms": [parse_norm(n) for n in norms] if norms else None}
+        result = await _call(lambda: bank.service.judge.judge({k: v for k, v in request.items() if v is not None}))
+        return result.model_dump(mode="json", exclude_none=True)
 
     server._normgraph_bank = bank  # type: ignore[attr-defined]  # closed by run()
     return server

@@ -31,6 +31,7 @@ from normgraph.store.base import ANSWERING_STATES, ExportFormat, GraphStore
 
 if TYPE_CHECKING:  # numpy, faiss and torch load only when retrieval is used
     from normgraph.index.maintenance import BuildReport, IndexStatus, VerifyReport
+    from normgraph.judge.service import JudgeService
     from normgraph.prompting import PromptResult
     from normgraph.retrieval import RetrievalResult
 
@@ -91,6 +92,7 @@ class NormBankService:
         self._vocabulary: dict[str, list[str]] | None = None
         self._answers = AnswerCache(self.settings.answer_cache_mb * 1024 * 1024)
         self._retrieval: RetrievalService | None = None
+        self._judge: JudgeService | None = None
 
     # --- lifecycle --------------------------------------------------------------------------------------
     def close(self) -> None:
@@ -357,6 +359,16 @@ class NormBankService:
             if self._retrieval is None:
                 self._retrieval = RetrievalService(self.settings, self.store)
             return self._retrieval
+
+    @property
+    def judge(self) -> JudgeService:
+        """The process's judge over this bank (DESIGN §5), on retrieval's encoder; its heads load on first use."""
+        with self._lock:
+            if self._judge is None:
+                from normgraph.judge.service import JudgeService
+
+                self._judge = JudgeService(self)
+            return self._judge
 
     @property
     def last_index_build(self) -> BuildReport | None:

@@ -50,6 +50,11 @@ class Settings(BaseModel):
     embed_on_ingest: bool = Field(
         True, description="bring the retrieval index up to date after every ingest (`ingest --no-embed` defers it)"
     )
+    judge_model: Path | None = Field(
+        None,
+        description="directory of the judge's model (judge.npz + model_card.json, as `normgraph train judge` writes); "
+        "default: the weights shipped in the package",
+    )
     embedding_threads: int = Field(
         1, ge=1, le=256, description="encoder threads per process (1 suits one server worker per core)"
     )
