@@ -43,7 +43,7 @@ def judge(state: Any, behavior: str, setting: str | None, facts: tuple[str, ...]
                  e.id or e.source or "", _short(e.text), e.note or "") for e in result.evidence]
         click.echo(_table(("evidence", "label", "similarity", "id", "text", "note"), rows))
     for c in result.conflicts:
-        click.echo(f"conflict ({c.stage}): " + ", ".join(f"{i} {lab.value}" for i, lab in zip(c.ids, c.labels)))
+        click.echo(f"conflict ({c.stage}): " + ", ".join(f"{i} {lab.value}" for i, lab in zip(c.ids, c.labels, strict=True)))
     for t in result.trace:
         click.echo(f"  {t.stage}: {t.outcome} — {t.reason}")
 

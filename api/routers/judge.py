@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from api.deps import ServiceDep
@@ -44,8 +43,8 @@ _DESCRIPTION = (
 
 @router.post("/judge", response_model=JudgeResult, summary="Judge a behaviour: expected, okay or unexpected",
              description=_DESCRIPTION, responses=_RESPONSES)
-async def judge(body: JudgeRequest, service: ServiceDep) -> Response:
-    answer = await run_in_threadpool(service.judge.judge_json, body)
+def judge(body: JudgeRequest, service: ServiceDep) -> Response:  # plain def: FastAPI runs it in the thread pool
+    answer = service.judge.judge_json(body)
     return Response(content=answer, media_type="application/json")
 
 
@@ -53,6 +52,6 @@ async def judge(body: JudgeRequest, service: ServiceDep) -> Response:
              description="Each item as `POST /v1/judge` takes it; the results in the same order. Every item is "
              "checked before any is judged, so a bad item fails the whole batch with a 422 naming it.",
              responses=_RESPONSES)
-async def judge_batch(body: JudgeBatchRequest, service: ServiceDep) -> Response:
-    answer = await run_in_threadpool(service.judge.judge_batch_json, body.items)
+def judge_batch(body: JudgeBatchRequest, service: ServiceDep) -> Response:
+    answer = service.judge.judge_batch_json(body.items)
     return Response(content=answer, media_type="application/json")

@@ -22,12 +22,13 @@ from typing import Any
 import numpy as np
 
 from normgraph.errors import NormgraphError
+from normgraph.judge.polarity import Polarity
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "weights"
 WEIGHTS_FILE = "judge.npz"
 CARD_FILE = "model_card.json"
 FORMAT = "normgraph-judge@1"
-POLARITIES = ("obligatory", "permissive", "prohibitive")
+POLARITIES: tuple[Polarity, ...] = ("obligatory", "permissive", "prohibitive")
 
 
 class JudgeModelUnavailable(NormgraphError):
@@ -68,11 +69,14 @@ class Head:
     @classmethod
     def from_arrays(cls, arrays: Any, name: str, temperature: float) -> "Head":
         get = lambda k: arrays[f"{name}.{k}"].astype(np.float32) if f"{name}.{k}" in arrays else None  # noqa: E731
-        return cls(w2=get("w2"), b2=get("b2"), w1=get("w1"), b1=get("b1"), temperature=float(temperature))
+        w2, b2 = get("w2"), get("b2")
+        if w2 is None or b2 is None:
+            raise KeyError(f"{name}.w2/{name}.b2")  # reported by the loader as a broken weights file
+        return cls(w2=w2, b2=b2, w1=get("w1"), b1=get("b1"), temperature=float(temperature))
 
     def arrays(self, name: str) -> dict[str, np.ndarray]:
         out = {f"{name}.w2": self.w2, f"{name}.b2": self.b2}
-        if self.w1 is not None:
+        if self.w1 is not None and self.b1 is not None:
             out |= {f"{name}.w1": self.w1, f"{name}.b1": self.b1}
         return out
 
@@ -132,7 +136,7 @@ class JudgeModel:
             arrays |= {k: v.astype(np.float16 if v.ndim == 2 else np.float32) for k, v in head.arrays(name).items()}
         self.card["temperatures"] = {name: round(h.temperature, 5) for name, h in self.heads.items()}
         self.card["format"] = FORMAT
-        np.savez_compressed(directory / WEIGHTS_FILE, **arrays)
+        np.savez_compressed(directory / WEIGHTS_FILE, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as allow_pickle
         (directory / CARD_FILE).write_text(json.dumps(self.card, indent=2) + "\n")
 
     # --- the heads ----------------------------------------------------------------------------------------

@@ -130,7 +130,7 @@ def read_norm(text: str) -> ReadNorm:
         rest = _clean(m.group("rest"))
         if m.group(0)[: m.start("rest")].rstrip().lower().endswith("that"):  # "it is expected that you X"
             rest = re.sub(r"^(?:you|people|one|we|they|everyone)\s+", "", rest, flags=re.IGNORECASE)
-        pol = _negate_if(_LEXICON[adj], negated)
+        pol: Polarity = _negate_if(_LEXICON[adj], negated)
         # "it's wrong to not help" / "it's good to never lie": the behaviour itself is negated
         inner = re.match(r"^(?:not|never|n't)\s+(?P<x>.+)$", rest, re.IGNORECASE)
         if inner:
@@ -143,7 +143,7 @@ def read_norm(text: str) -> ReadNorm:
         if modal.startswith(("should not", "shouldn't", "should never", "must not", "mustn't", "must never",
                              "ought not", "can not", "cannot", "can't", "may not", "are not", "aren't",
                              "shall not", "never", "do not", "don't", "please don't", "please do not")):
-            pol: Polarity = "prohibitive"
+            pol = "prohibitive"
         else:
             pol = _MODALS.get(modal, "obligatory")
         return ReadNorm(rest, pol, modal, "modal")

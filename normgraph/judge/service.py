@@ -24,7 +24,6 @@ from normgraph.judge import stages as S
 from normgraph.judge.model import JudgeModel, JudgeModelUnavailable
 from normgraph.judge.schemas import (
     MAX_BATCH,
-    Conflict,
     Evidence,
     JudgeBatchResult,
     JudgeRequest,
@@ -33,10 +32,11 @@ from normgraph.judge.schemas import (
     StageName,
     StageTrace,
 )
-from normgraph.models import Constraint, Kind, Label, Subject
+from normgraph.models import Constraint, Kind, Subject
 
 if TYPE_CHECKING:
     from normgraph.embed.base import Embedder
+    from normgraph.embed.batching import QueryBatcher
     from normgraph.retrieval import Retriever
     from normgraph.services import NormBankService
 
@@ -68,7 +68,7 @@ class JudgeService:
         self.model_path = model_path if model_path is not None else self.settings.judge_model
         self._lock = threading.Lock()
         self._model: JudgeModel | None = None
-        self._batcher = None
+        self._batcher: QueryBatcher | None = None
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
 
     # --- the model and the encoder ------------------------------------------------------------------------

@@ -137,7 +137,7 @@ def supplied_norms(
     if not weighted:
         return GaveWay(f"none of the {len(norms)} supplied norm(s) bears on the behaviour", evidence)
     total = sum(w for w, _, _ in weighted)
-    scores = normalised(sum(w * s for w, s, _ in weighted) / total)
+    scores = normalised(np.asarray(sum(w * s for w, s, _ in weighted) / total))
     conflicts = []
     labels = {top_label(s) for _, s, _ in weighted}
     if len(labels) > 1:

@@ -17,14 +17,17 @@ import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
 from normgraph.judge import data as D
-from normgraph.judge.calibration import as_multiclass, expected_calibration_error, fit_temperature
+from normgraph.judge.calibration import expected_calibration_error, fit_temperature
 from normgraph.judge.model import POLARITIES, Head, JudgeModel, pair_features
 from normgraph.judge.polarity import negate
+
+if TYPE_CHECKING:
+    import torch
 
 SALT = "judge-v1"
 TEST_FRACTION = 0.15  # Moral Stories norms held out for the benchmark
@@ -153,7 +156,7 @@ class _Vectors:
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         todo = [t for t in dict.fromkeys(texts) if t not in self._memo]
         if todo:
-            for t, v in zip(todo, self.embedder.encode(todo)):
+            for t, v in zip(todo, self.embedder.encode(todo), strict=True):
                 self._memo[t] = v
         return np.stack([self._memo[t] for t in texts]).astype(np.float32) if texts else np.zeros((0, 384), np.float32)
 
