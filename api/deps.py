@@ -8,6 +8,7 @@ from typing import Annotated, AsyncIterator, Callable
 
 from fastapi import Depends, FastAPI, Request
 
+from normgraph.serving import prepare_for_serving
 from normgraph.services import NormBankService
 from normgraph.settings import Settings
 
@@ -16,6 +17,8 @@ def service_lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncCon
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service = NormBankService(settings)
+        # Before the worker takes requests, so its first frame query does not load the label indexes.
+        prepare_for_serving(service.store)
         # The model and the index load in the background (seconds), so the first /v1/retrieve does not wait
         # for them and every other endpoint answers at once.
         service.retrieval.preload()

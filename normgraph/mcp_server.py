@@ -52,6 +52,9 @@ class _Bank:
 
         self.settings = settings.model_copy(update={"read_only": True})
         self.service = NormBankService(self.settings)
+        from normgraph.serving import prepare_for_serving
+
+        prepare_for_serving(self.service.store)
 
     def close(self) -> None:
         self.service.close()

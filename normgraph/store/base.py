@@ -83,6 +83,15 @@ class GraphStore(Protocol):
         """Norms whose setting label is one of ``settings`` and, if given, whose behaviour label is one of
         ``behaviors``; ordered by id."""
 
+    def behavior_counts(
+        self, settings: Sequence[str], review_states: frozenset[ReviewState] = ANSWERING_STATES
+    ) -> dict[str | None, int]:
+        """Behaviour label -> how many norms whose setting label is one of ``settings`` are about it, ordered
+        by label, with ``None`` (first) counting the norms without a behaviour; behaviours with no such norm are
+        absent. Each label, passed to ``candidates`` with the same settings and review states, returns exactly
+        the norms it counts (a behaviour written several ways, "Shout"/"shout", is one label). Lets a caller page
+        over a big setting's behaviours before reading any norm."""
+
     def iter_statements(self, kinds: Sequence[Kind] | None = None) -> Iterator[AnyStatement]:
         """Every statement (of these kinds), ordered by id."""
 
@@ -114,6 +123,10 @@ class GraphStore(Protocol):
         """Setting label -> number of statements in that setting."""
 
     def stats(self) -> StoreStats: ...
+
+    def warm(self) -> None:
+        """Load what the first frame query would otherwise load on demand (e.g. label indexes), so a server
+        can do it at start-up. Reads only; a no-op for a backend with nothing to load."""
 
     def export(self, fmt: ExportFormat, out: BinaryIO) -> None:
         """Write the whole bank as RDF (statements, concepts, provenance) using the normgraph ontology."""

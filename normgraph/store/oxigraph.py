@@ -60,9 +60,13 @@ _FORMATS: dict[str, RdfFormat] = {
 _STATEMENT_TYPES = (Norm, RuleOfThumb, ValueRightDuty)
 _KIND_VALUES = " ".join(m.iri(c) for c in m.KIND_CLASS.values())
 _CACHE_SIZE = 4096
-# The candidates cache holds at most this many decoded norms (~4 KB each, so ~400 MB at worst). With half of it,
-# the 155k benchmark's warm pass (~50k distinct norms, revisited in the same order) missed on every query.
-_CANDIDATE_CACHE_NORMS = 100_000
+# The candidates cache holds payload strings, not decoded norms: a decoded norm is ~13 objects the cyclic garbage
+# collector traverses, and with 100k of them cached each full collection took 1-3 s here (the 155k benchmark's
+# setting-only p99), while 100k strings cost it nothing. Decoding again on a hit is ~13 us per norm. At ~0.7 KB
+# a norm, this bound (the whole 155k bank, with room) is ~180 MB at worst.
+_CANDIDATE_CACHE_NORMS = 250_000
+# One entry per (setting, behaviour) context or per setting: ~5k contexts at 155k norms.
+_CANDIDATE_ENTRIES = 65_536
 # Statements read by id (retrieval hits, GET /v1/norms/{id}): ~20k decoded statements is ~40-80 MB at most.
 _STATEMENT_CACHE = 20_000
 # Batches of new triples in this range take Oxigraph's bulk path (see _write); smaller ones a transaction.
@@ -74,6 +78,9 @@ _P_PAYLOAD = NamedNode(m.NG_PAYLOAD)
 _P_TYPE = NamedNode(m.RDF_TYPE)
 _P_BROADER = NamedNode(m.SKOS_BROADER)
 _P_PREF_LABEL = NamedNode(m.SKOS_PREF_LABEL)
+_P_CONTEXT = NamedNode(m.NG_CONTEXT)
+_NORM_CLASS = m.KIND_CLASS[Kind.norm]
+_STATE_OF_IRI = {iri: state._value_ for state, iri in m.REVIEW_STATE_IRI.items()}
 _C_CONSTRAINT = NamedNode(m.NG_CONSTRAINT_CLASS)
 _C_CONCEPT = NamedNode(m.SKOS_CONCEPT)
 _C_SCHEME = NamedNode(m.SKOS_CONCEPT_SCHEME)
@@ -125,7 +132,8 @@ class OxigraphStore:
         self._lock = threading.RLock()  # guards caches and the generation counter
         self._write_lock = threading.RLock()  # one writer at a time within the process
         self._generation = 0
-        self._candidates = _Lru(_CACHE_SIZE, max_weight=_CANDIDATE_CACHE_NORMS)
+        self._candidates = _Lru(_CANDIDATE_ENTRIES, max_weight=_CANDIDATE_CACHE_NORMS)
+        self._behaviors = _Lru(_CACHE_SIZE)
         self._closures = _Lru(_CACHE_SIZE)
         self._concepts = _Lru(_CACHE_SIZE)
         self._statements = _Lru(_STATEMENT_CACHE)
@@ -358,34 +366,126 @@ class OxigraphStore:
         behaviors: Sequence[str] | None = None,
         review_states: frozenset[ReviewState] = ANSWERING_STATES,
     ) -> list[Norm]:
-        """See ``GraphStore.candidates``. Results are cached until the next write; the norms in the returned list
-        are shared with that cache, so treat them as read-only (``model_copy`` to change one)."""
+        """See ``GraphStore.candidates``. The payloads read are cached per (setting, behaviour) context, or per
+        setting when no behaviour is given, until the next write; every call decodes its own norms."""
         if isinstance(settings, str) or isinstance(behaviors, str):
             raise InvalidInput("settings and behaviors are sequences of labels, not one string")
-        setting_iris = tuple(sorted({m.setting_iri(s) for s in settings}))
-        behavior_iris = None if behaviors is None else tuple(sorted({m.behavior_iri(b) for b in behaviors}))
-        states = frozenset(ReviewState(s) for s in review_states)
-        if not setting_iris or not states or behavior_iris == ():
+        setting_iris = sorted({m.setting_iri(s) for s in settings})
+        states = {ReviewState(s)._value_ for s in review_states}
+        if not setting_iris or not states:
             return []
-        key = (setting_iris, behavior_iris, states)
+        if behaviors is None:
+            keys = setting_iris
+        else:
+            behavior_iris = {m.behavior_iri(b) for b in behaviors}
+            keys = sorted({m.context_iri_of(s, b) for s in setting_iris for b in behavior_iris})
+        decoded: dict[str, Norm] = {}
+        chosen: dict[str, str] = {}
+        for entry in self._candidate_entries(keys, behaviors is not None, decoded):
+            for sid, state, payload in entry:
+                if state in states:
+                    chosen[sid] = payload
+        return [decoded.get(i) or m.decode_statement(chosen[i]) for i in sorted(chosen)]  # type: ignore[misc]
+
+    def _candidate_entries(
+        self, keys: Sequence[str], by_context: bool, decoded: dict[str, Norm]
+    ) -> list[tuple[tuple[str, str, str], ...]]:
+        """The cached (id, review state, payload) of the norms of each context (or setting) IRI in ``keys``,
+        ordered by id; what is not cached yet is read in one query, and the norms decoded for it are left in
+        ``decoded`` so this call does not decode them twice."""
         with self._lock:
-            hit = self._candidates.get(key)
+            found = {k: self._candidates.get(k) for k in keys}
+            generation = self._generation
+        missing = [k for k, v in found.items() if v is None]
+        if missing:
+            fetched: dict[str, list[tuple[str, str, str]]] = {k: [] for k in missing}
+            for row in self._select(_candidates_query(missing, by_context)):
+                payload = row[1].value
+                st = m.decode_statement(payload)
+                if isinstance(st, Norm):
+                    fetched[row[0].value].append((st.id, st.review_state._value_, payload))
+                    decoded[st.id] = st
+            with self._lock:
+                for k, rows in fetched.items():
+                    entry = tuple(sorted(rows))
+                    found[k] = entry
+                    if generation == self._generation:
+                        self._candidates.put(k, entry, weight=len(entry) + 1)
+        return [found[k] for k in keys]  # type: ignore[misc]
+
+    def behavior_counts(
+        self, settings: Sequence[str], review_states: frozenset[ReviewState] = ANSWERING_STATES
+    ) -> dict[str | None, int]:
+        """See ``GraphStore.behavior_counts``. Counted per setting from the triples (no payload is read) and
+        cached until the next write."""
+        if isinstance(settings, str):
+            raise InvalidInput("settings is a sequence of labels, not one string")
+        states = {ReviewState(s)._value_ for s in review_states}
+        counts: dict[str | None, int] = {}
+        labels: dict[str, str] = {}
+        for setting in sorted({m.setting_iri(s) for s in settings}):
+            for behavior, label, state, n in self._setting_behaviors(setting):
+                if state in states:
+                    counts[behavior] = counts.get(behavior, 0) + n
+                    if behavior is not None and label is not None:
+                        labels.setdefault(behavior, label)
+        out: dict[str | None, int] = {None: counts[None]} if None in counts else {}
+        # Labels round-trip to their IRI (see _setting_behaviors), so two IRIs never share one.
+        for label, n in sorted((labels[b], n) for b, n in counts.items() if b is not None):
+            out[label] = n
+        return out
+
+    def _setting_behaviors(self, setting: str) -> tuple[tuple[str | None, str | None, str, int], ...]:
+        """(behaviour IRI or None, a label naming it, review state, count) of the norms of one setting IRI."""
+        with self._lock:
+            hit = self._behaviors.get(setting)
             generation = self._generation
         if hit is not None:
-            return list(hit)
-        norms: dict[str, Norm] = {}
-        contexts = None
-        if behaviors is not None:
-            contexts = sorted({m.context_iri(s, b) for s in settings for b in behaviors})
-        for row in self._select(_candidates_query(setting_iris, contexts)):
-            st = m.decode_statement(row[0].value)
-            if isinstance(st, Norm) and st.review_state in states:
-                norms[st.id] = st
-        result = tuple(norms[i] for i in sorted(norms))
+            return hit
+        node = m.iri(setting)
+        rows: list[tuple[str | None, str | None, str, int]] = []
+        seen = 0
+        # The kind is grouped on rather than matched: a constant ``a ng:Norm`` could start the join from every norm.
+        for b, kind, state, n in self._select(
+            f"SELECT ?b ?k ?rs (COUNT(?s) AS ?n) WHERE {{ ?s ng:setting {node} ; ng:behavior ?b ; a ?k ; "
+            "ng:reviewState ?rs } GROUP BY ?b ?k ?rs"
+        ):
+            seen += int(n.value)
+            if kind.value == _NORM_CLASS and state.value in _STATE_OF_IRI:
+                rows.append((b.value, None, _STATE_OF_IRI[state.value], int(n.value)))
+        total = self._select(f"SELECT (COUNT(?s) AS ?n) WHERE {{ ?s ng:setting {node} }}")
+        if total and int(total[0][0].value) > seen:  # rare: statements without a behaviour
+            for kind, state, n in self._select(
+                f"SELECT ?k ?rs (COUNT(?s) AS ?n) WHERE {{ ?s ng:setting {node} ; a ?k ; ng:reviewState ?rs "
+                "FILTER NOT EXISTS { ?s ng:behavior ?b } } GROUP BY ?k ?rs"
+            ):
+                if kind.value == _NORM_CLASS and state.value in _STATE_OF_IRI:
+                    rows.append((None, None, _STATE_OF_IRI[state.value], int(n.value)))
+        named = {b: self._behavior_label(setting, b) for b in {r[0] for r in rows} if b is not None}
+        result = tuple((b, named.get(b) if b is not None else None, state, n) for b, _, state, n in rows)
         with self._lock:
             if generation == self._generation:
-                self._candidates.put(key, result, weight=len(result) + 1)
-        return list(result)
+                self._behaviors.put(setting, result)
+        return result
+
+    def _behavior_label(self, setting: str, behavior: str) -> str:
+        """A label that ``candidates`` maps back to this behaviour IRI: the concept's preferred label when it
+        does (the usual case), else the label a statement of the (setting, behaviour) pair was written with."""
+        label = self._pref_label(behavior)
+        if label is not None and m.behavior_iri(label) == behavior:
+            return label
+        context = NamedNode(m.context_iri_of(setting, behavior))
+        for q in self.db.quads_for_pattern(None, _P_CONTEXT, context, _DEFAULT):
+            payload = self._payload(q.subject.value)
+            if payload is not None:
+                return orjson.loads(payload)["behavior"]
+        return label or m.concept_id_of(behavior)
+
+    def warm(self) -> None:
+        """Load the label indexes that frame queries resolve settings and behaviours through (all concepts of
+        both schemes, ~0.5 s at 15k concepts), so a server's first request does not pay for them."""
+        self._labels(ConceptScheme.setting)
+        self._labels(ConceptScheme.behavior)
 
     def iter_statements(self, kinds: Sequence[Kind] | None = None) -> Iterator[AnyStatement]:
         classes = (
@@ -600,6 +700,7 @@ class OxigraphStore:
         with self._lock:
             self._generation += 1
             self._candidates.clear()
+            self._behaviors.clear()
             self._closures.clear()
             self._concepts.clear()
             self._statements.clear()
@@ -741,17 +842,15 @@ def _linked_query(concept_id: str, select: str) -> str:
     return f"SELECT {select} WHERE {{ {blocks} }}"
 
 
-def _candidates_query(setting_iris: Sequence[str], context_iris: Sequence[str] | None) -> str:
-    """Payloads of the statements in these settings: with behaviours given, one UNION block per (setting,
-    behaviour) context node (``rdf_mapping.context_iri``), so each block is one index range holding exactly the
-    candidates; without, one block per setting. Oxigraph's planner neither starts a join from a VALUES list nor
-    picks the more selective of two bound patterns, hence constants in UNION blocks. Kind and review state are
-    checked on the decoded payload, which saves two index lookups per candidate."""
-    if context_iris is None:
-        blocks = [f"{{ ?s ng:setting {m.iri(s)} ; ng:payload ?p }}" for s in setting_iris]
-    else:
-        blocks = [f"{{ ?s ng:context {m.iri(c)} ; ng:payload ?p }}" for c in context_iris]
-    return "SELECT ?p WHERE { " + " UNION ".join(blocks) + " }"
+def _candidates_query(keys: Sequence[str], by_context: bool) -> str:
+    """(key, payload) of the statements of each (setting, behaviour) context node (``rdf_mapping.context_iri``)
+    or, with ``by_context`` false, of each setting: one UNION block per key, so each block is one index range
+    holding exactly its statements. Oxigraph's planner neither starts a join from a VALUES list nor picks the
+    more selective of two bound patterns, hence constants in UNION blocks. Kind and review state are checked on
+    the decoded payload, which saves two index lookups per candidate."""
+    link = "ng:context" if by_context else "ng:setting"
+    blocks = [f"{{ ?s {link} {m.iri(k)} ; ng:payload ?p BIND({m.iri(k)} AS ?k) }}" for k in keys]
+    return "SELECT ?k ?p WHERE { " + " UNION ".join(blocks) + " }"
 
 
 def _sequential(

@@ -284,7 +284,13 @@ def context_iri(setting: str, behavior: str) -> str:
     """The (setting, behaviour) pair a norm is about, as one node: the frame query's candidates are the norms
     of a few such pairs, and one index lookup per pair beats starting from the setting (~1,200 norms at 155k)
     or the behaviour (shared by many settings) and filtering by the other."""
-    key = setting_iri(setting) + "\x1f" + behavior_iri(behavior)
+    return context_iri_of(setting_iri(setting), behavior_iri(behavior))
+
+
+@lru_cache(maxsize=65536)
+def context_iri_of(setting_iri: str, behavior_iri: str) -> str:
+    """``context_iri`` from the concept IRIs, for readers that know a norm's behaviour by its IRI only."""
+    key = setting_iri + "\x1f" + behavior_iri
     return CONTEXT_NS + hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]
 
 

@@ -57,3 +57,16 @@ def test_the_openapi_document_describes_the_endpoints(client: TestClient) -> Non
     assert "$ref" in str(query["responses"]["200"]["content"]["application/json"]["schema"])
     assert "422" in query["responses"] and "404" in query["responses"]
     assert doc["components"]["schemas"]["QueryRequest"].get("examples")
+
+
+def test_a_worker_loads_its_label_indexes_before_its_first_request(app_settings) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient as Client
+
+    from api.app import create_app
+    from normgraph.models import ConceptScheme
+
+    # A second app over the same store, read-only as each of several workers opens it, before any request.
+    with Client(create_app(app_settings.model_copy(update={"read_only": True}))) as c:
+        store = c.app.state.service.store  # type: ignore[attr-defined]
+        assert {ConceptScheme.setting, ConceptScheme.behavior} <= set(store._label_index)
+        assert c.post("/v1/norms/query", json={"setting": "restaurant", "behavior": "yell"}).status_code == 200

@@ -333,6 +333,94 @@ def test_candidates_see_writes_and_callers_cannot_corrupt_them(store: GraphStore
     assert [n.id for n in store.candidates(["restaurant"], ["shout"])] == [norm("1").id]
 
 
+def test_behavior_counts_by_setting_kind_and_review_state(store: GraphStore) -> None:
+    store.upsert_statements(
+        [
+            norm("1", "restaurant", "shout"),
+            norm("2", "restaurant", "shout", Label.okay),
+            norm("3", "restaurant", "eat"),
+            norm("4", "restaurant", "pay", state=ReviewState.proposed),
+            norm("5", "restaurant", "eat", state=ReviewState.approved),
+            norm("6", "diner", "shout"),
+            norm("7", "diner", "wave"),
+            norm("8", "library", "whisper"),
+            norm("9", "restaurant", None),  # type: ignore[arg-type]
+            RuleOfThumb(id="rot-1", text="Tip your server.", setting="restaurant", behavior="tip", provenance=prov()),
+        ]
+    )
+    counts = store.behavior_counts(["restaurant"])
+    assert counts == {None: 1, "eat": 2, "shout": 2}
+    assert list(counts) == [None, "eat", "shout"]  # None first, then label order
+    assert store.behavior_counts(["restaurant", "diner"]) == {None: 1, "eat": 2, "shout": 3, "wave": 1}
+    assert store.behavior_counts(["restaurant"], frozenset({ReviewState.proposed})) == {"pay": 1}
+    assert store.behavior_counts(["restaurant"], frozenset(ReviewState)) == {None: 1, "eat": 2, "pay": 1, "shout": 2}
+    assert store.behavior_counts(["  Restaurant "]) == counts
+    assert store.behavior_counts(["nowhere"]) == {}
+    assert store.behavior_counts([]) == {}
+    assert store.behavior_counts(["restaurant"], frozenset()) == {}
+    with pytest.raises(InvalidInput):
+        store.behavior_counts("restaurant")  # type: ignore[arg-type]
+
+
+def test_behavior_counts_labels_give_back_exactly_the_norms_counted(store: GraphStore) -> None:
+    # A behaviour written two ways is one behaviour; a concept whose preferred label is not the one the norms
+    # use (the id came from another label) must still give a label that finds them.
+    store.upsert_concepts([
+        Concept(
+            id=concept_id("behavior", "holler"), scheme=ConceptScheme.behavior, label="Holler across the room",
+            provenance=prov(source="taxonomy", row=None),
+        )
+    ])
+    store.upsert_statements(
+        [
+            norm("1", "restaurant", "Shout"),
+            norm("2", "restaurant", "shout"),
+            norm("3", "restaurant", "holler"),
+            norm("4", "diner", "shout", state=ReviewState.proposed),
+            norm("5", "restaurant", None),  # type: ignore[arg-type]
+        ]
+    )
+    for settings in (["restaurant"], ["restaurant", "diner"]):
+        for states in (ANSWERING_STATES, frozenset(ReviewState)):
+            counts = store.behavior_counts(settings, states)
+            assert sum(counts.values()) == len(store.candidates(settings, None, states))
+            seen: set[str] = set()
+            for label, n in counts.items():
+                got = (
+                    [x for x in store.candidates(settings, None, states) if x.behavior is None]
+                    if label is None
+                    else store.candidates(settings, [label], states)
+                )
+                assert len(got) == n, (label, settings, states)
+                assert not seen & {x.id for x in got}
+                seen |= {x.id for x in got}
+    assert len(store.behavior_counts(["restaurant"])) == 3  # None, holler, shout/Shout
+
+
+def test_behavior_counts_see_writes(store: GraphStore) -> None:
+    store.upsert_statements([norm("1"), norm("2", behavior="eat")])
+    assert store.behavior_counts(["restaurant"]) == {"eat": 1, "shout": 1}
+    store.upsert_statements([norm("3")])
+    assert store.behavior_counts(["restaurant"]) == {"eat": 1, "shout": 2}
+    store.set_review_state(norm("2", behavior="eat").id, ReviewState.rejected)
+    assert store.behavior_counts(["restaurant"]) == {"shout": 2}
+    store.delete_statements([norm("1").id, norm("3").id])
+    assert store.behavior_counts(["restaurant"]) == {}
+
+
+def test_warm_loads_without_changing_answers(open_backend) -> None:  # type: ignore[no-untyped-def]
+    store = open_backend()
+    store.upsert_concepts([concept(ConceptScheme.setting, "restaurant"), concept(ConceptScheme.behavior, "shout", alt_labels=("yell",))])
+    store.upsert_statements([norm("1")])
+    store.warm()
+    assert store.find_concept(ConceptScheme.behavior, "yell").label == "shout"  # type: ignore[union-attr]
+    store.close()
+    reader = open_backend(read_only=True)
+    reader.warm()  # reads only: fine on a read-only store
+    assert reader.find_concept(ConceptScheme.setting, "Restaurant").id == concept_id("setting", "restaurant")  # type: ignore[union-attr]
+    assert [n.id for n in reader.candidates(["restaurant"], ["shout"])] == [norm("1").id]
+
+
 def test_set_review_state_and_not_found(store: GraphStore) -> None:
     n = norm("1", state=ReviewState.proposed)
     store.upsert_statements([n])
