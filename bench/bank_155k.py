@@ -175,7 +175,7 @@ def main() -> int:
     t0 = time.perf_counter()
     answer_query(store, "restaurant", "shout", [])
     print(f"first query of the process: {(time.perf_counter() - t0) * 1000:.1f} ms")
-    for label, runs in (("cold", 1), ("warm", 1)):
+    for label, _runs in (("cold", 1), ("warm", 1)):
         lat = []
         for s, b, facts in parsed:
             t0 = time.perf_counter()

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Callable, Hashable, Iterable, Iterator, Sequence
 
 import orjson
-from pyoxigraph import DefaultGraph, NamedNode, RdfFormat, Store, parse, serialize
+from pyoxigraph import BlankNode, DefaultGraph, Literal, NamedNode, QuerySolutions, QueryTriples, RdfFormat, Store, Triple, parse, serialize
 
 from normgraph.errors import InvalidInput, NotFound, StoreError, StoreLocked
 from normgraph.ids import normalise_text
@@ -87,6 +87,13 @@ _C_SCHEME = NamedNode(m.SKOS_CONCEPT_SCHEME)
 _DEFAULT = DefaultGraph()
 
 
+
+def _value(term: NamedNode | BlankNode | Literal | Triple) -> str:
+    """The lexical value of a subject or object the store's own writes put there (never an RDF-star triple)."""
+    if isinstance(term, Triple):
+        raise StoreError("unexpected RDF-star triple term in the store")
+    return term.value
+
 class _Lru:
     """A small bounded LRU; callers hold the store's lock. ``max_weight`` bounds the sum of the entries'
     weights (e.g. norms held), so a few huge results cannot grow the process without limit."""
@@ -137,7 +144,7 @@ class OxigraphStore:
         self._closures = _Lru(_CACHE_SIZE)
         self._concepts = _Lru(_CACHE_SIZE)
         self._statements = _Lru(_STATEMENT_CACHE)
-        self._label_index: dict[ConceptScheme, dict[str, str]] = {}
+        self._label_index: dict[ConceptScheme, dict[str, tuple[str, ...]]] = {}
         self._stats: StoreStats | None = None
         self._setting_counts: dict[str, int] | None = None
         # Shared nodes known to exist, so a batch only checks the ones it has not seen yet. Concepts are never
@@ -350,7 +357,8 @@ class OxigraphStore:
     def get_statement(self, statement_id: str) -> AnyStatement | None:
         # Cached: retrieval reads its k hits back by id on every query, and a random payload read from RocksDB
         # costs 0.2-0.8 ms here, more than searching the index. Statements are frozen models.
-        return self._read_cached(self._statements, statement_id, m.statement_iri, m.decode_statement)
+        found: AnyStatement | None = self._read_cached(self._statements, statement_id, m.statement_iri, m.decode_statement)
+        return found
 
     def existing_ids(self, ids: Sequence[str]) -> set[str]:
         unique = set(ids)
@@ -411,7 +419,7 @@ class OxigraphStore:
                     found[k] = entry
                     if generation == self._generation:
                         self._candidates.put(k, entry, weight=len(entry) + 1)
-        return [found[k] for k in keys]  # type: ignore[misc]
+        return [found[k] for k in keys]
 
     def behavior_counts(
         self, settings: Sequence[str], review_states: frozenset[ReviewState] = ANSWERING_STATES
@@ -438,7 +446,7 @@ class OxigraphStore:
     def _setting_behaviors(self, setting: str) -> tuple[tuple[str | None, str | None, str, int], ...]:
         """(behaviour IRI or None, a label naming it, review state, count) of the norms of one setting IRI."""
         with self._lock:
-            hit = self._behaviors.get(setting)
+            hit: tuple[tuple[str | None, str | None, str, int], ...] | None = self._behaviors.get(setting)
             generation = self._generation
         if hit is not None:
             return hit
@@ -476,9 +484,10 @@ class OxigraphStore:
             return label
         context = NamedNode(m.context_iri_of(setting, behavior))
         for q in self.db.quads_for_pattern(None, _P_CONTEXT, context, _DEFAULT):
-            payload = self._payload(q.subject.value)
+            payload = self._payload(_value(q.subject))
             if payload is not None:
-                return orjson.loads(payload)["behavior"]
+                written: str = orjson.loads(payload)["behavior"]
+                return written
         return label or m.concept_id_of(behavior)
 
     def warm(self) -> None:
@@ -563,7 +572,7 @@ class OxigraphStore:
             nxt: list[str] = []
             for cid in frontier:
                 for q in db.quads_for_pattern(NamedNode(m.concept_iri(cid)), _P_BROADER, None, _DEFAULT):
-                    b = m.concept_id_of(q.object.value)
+                    b = m.concept_id_of(_value(q.object))
                     if b not in seen:  # cuts cycles
                         seen.add(b)
                         order.append(b)
@@ -661,6 +670,7 @@ class OxigraphStore:
         triples = self.db.query(
             "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o FILTER(?p != ng:payload && ?p != ng:context) }", prefixes=PREFIXES
         )
+        assert isinstance(triples, QueryTriples)  # a CONSTRUCT answers triples
         try:
             if fmt == "jsonld":
                 # pyoxigraph writes expanded JSON-LD and ignores prefixes; wrapping the node list in a document
@@ -710,13 +720,15 @@ class OxigraphStore:
 
     def _select(self, query: str) -> list[Any]:
         try:
-            return list(self.db.query(query, prefixes=PREFIXES))
+            solutions = self.db.query(query, prefixes=PREFIXES)
+            assert isinstance(solutions, QuerySolutions)  # only SELECT queries come here
+            return list(solutions)
         except OSError as e:
             raise StoreError(f"reading the store at {self.path} failed: {e}", {"path": str(self.path)}) from None
 
     def _pref_label(self, concept_iri: str) -> str | None:
         for q in self.db.quads_for_pattern(NamedNode(concept_iri), _P_PREF_LABEL, None, _DEFAULT):
-            return q.object.value
+            return _value(q.object)
         return None
 
     def _read_cached(self, cache: _Lru, key: str, to_iri: Callable[[str], str], decode: Callable[[str], Any]) -> Any:
@@ -737,7 +749,7 @@ class OxigraphStore:
 
     def _payload(self, subject_iri: str) -> str | None:
         for q in self.db.quads_for_pattern(NamedNode(subject_iri), _P_PAYLOAD, None, _DEFAULT):
-            return q.object.value
+            return _value(q.object)
         return None
 
     def _stored_payloads(self, to_iri: Callable[[str], str], ids: Iterable[str]) -> dict[str, str]:
