@@ -9,7 +9,7 @@ import normgraph
 from api.deps import service_lifespan
 from api.errors import install_error_handlers
 from api.routers import health, norms, settings as settings_router, situations
-from api.routers import retrieval
+from api.routers import generate, retrieval
 from normgraph.settings import Settings
 
 DESCRIPTION = """
@@ -23,6 +23,8 @@ A knowledge-graph norm bank: situational norms with the constraint frames under 
   and norms linked to it, and the attribution their sources' licences ask for.
 * `POST /v1/retrieve` finds the statements most relevant to a free-text situation (hybrid dense + BM25 with
   graph filters); `POST /v1/prompt` assembles them into a context block for an agent, with citation ids.
+* `POST /v1/generate` proposes norms for a frame (stored as `proposed` until a curator approves them);
+  `POST /v1/answer` answers a question from the retrieved context, its citations checked against it.
 
 Every error has one shape: `{"error": {"code", "message", "details"}}`. Lists are cursor-paginated
 (`limit`, `cursor` → `next_cursor`).
@@ -44,4 +46,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(settings_router.router)
     app.include_router(situations.router)
     app.include_router(retrieval.router)
+    app.include_router(generate.router)
     return app

@@ -459,5 +459,16 @@ def _add_retrieval_commands() -> None:
 _add_retrieval_commands()
 
 
+# --- the generator: generate, answer (normgraph/cli_generate.py) ------------------------------------------
+def _add_generator_commands() -> None:
+    from normgraph.cli_generate import COMMANDS
+
+    for command in COMMANDS:
+        cli.add_command(command)
+
+
+_add_generator_commands()
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
