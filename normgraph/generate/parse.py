@@ -19,7 +19,8 @@ from normgraph.errors import InvalidInput
 from normgraph.frames.grammar import parse_constraint, split_frame
 from normgraph.frames.logic import check_compatible
 from normgraph.ids import normalise_text
-from normgraph.models import RELATION_PHRASES, Constraint, Label
+from normgraph.models import RELATION_PHRASES, Constraint, Label, Relation, Subject
+from normgraph.verbalise import gerund
 
 MAX_CONSTRAINTS = 8
 MAX_BEHAVIOR_CHARS = 80
@@ -59,7 +60,7 @@ def parse_proposal(text: str, *, behavior: str | None, facts: tuple[Constraint, 
     fields = _fields(text, repairs)
     label = _label(fields.get("label"), repairs)
     chosen = _behavior(fields.get("behavior"), behavior, repairs)
-    constraints = _frame(fields.get("frame"), facts, repairs)
+    constraints = _frame(fields.get("frame"), facts, repairs, chosen)
     return Parsed(behavior=chosen, constraints=constraints, label=label, repairs=repairs)
 
 
@@ -111,7 +112,7 @@ def _behavior(value: Any, requested: str | None, repairs: list[str]) -> str:
     return chosen
 
 
-def _frame(value: Any, facts: tuple[Constraint, ...], repairs: list[str]) -> tuple[Constraint, ...]:
+def _frame(value: Any, facts: tuple[Constraint, ...], repairs: list[str], behavior: str) -> tuple[Constraint, ...]:
     if value is None or value == "" or value == []:
         parts: list[str] = []
     elif isinstance(value, str):
@@ -123,6 +124,11 @@ def _frame(value: Any, facts: tuple[Constraint, ...], repairs: list[str]) -> tup
     if len(parts) == 1 and normalise_text(parts[0]) == "none":
         parts = []
     proposed = [_constraint(p, repairs) for p in parts]
+    restating = [c for c in proposed if c not in facts and _restates(c, behavior)]
+    if restating:
+        # "[PERSON]'s behavior is 'eating food'" for the behaviour "eat food" says nothing the norm does not.
+        repairs.append("dropped a condition restating the behaviour")
+        proposed = [c for c in proposed if c not in restating]
     missing = [f for f in facts if f not in proposed]
     if missing:
         repairs.append(f"restored {len(missing)} given condition(s)")
@@ -134,6 +140,15 @@ def _frame(value: Any, facts: tuple[Constraint, ...], repairs: list[str]) -> tup
     except InvalidInput as e:
         raise ProposalInvalid(f"the frame cannot hold: {e.message}") from None
     return merged
+
+
+def _restates(c: Constraint, behavior: str) -> bool:
+    return (
+        c.subject is Subject.person
+        and c.attribute == "behavior"
+        and c.relation is Relation.is_
+        and normalise_text(c.value) in (behavior, normalise_text(gerund(behavior)))
+    )
 
 
 def _constraint(part: str, repairs: list[str]) -> Constraint:

@@ -31,7 +31,7 @@ def decoding(base: DecodingParams, **given: Any) -> DecodingParams:
     values = {k: v for k, v in given.items() if v is not None}
     values.setdefault("seed", secrets.randbelow(MAX_SEED))
     try:
-        return base.model_copy(update=DecodingParams.model_validate({**base.model_dump(), **values}).model_dump())
+        return DecodingParams.model_validate({**base.model_dump(), **values})
     except ValidationError as e:
         problems = [{"field": ".".join(str(x) for x in err["loc"]), "problem": err["msg"]} for err in e.errors()]
         raise InvalidInput(f"invalid decoding parameters ({', '.join(p['field'] for p in problems)})", problems) from None

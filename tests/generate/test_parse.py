@@ -35,6 +35,15 @@ def test_the_requested_behaviour_is_kept() -> None:
     assert p.constraints == PATRON
 
 
+def test_a_condition_restating_the_behaviour_is_dropped() -> None:
+    p = parse_proposal(
+        '{"behavior": "eat food", "frame": "[PERSON]\'s role is \'patron\' [AND] [PERSON]\'s behavior is \'eating food\'", "label": "okay"}',
+        behavior="eat food",
+        facts=PATRON,
+    )
+    assert p.constraints == PATRON and p.repairs == ["dropped a condition restating the behaviour"]
+
+
 @pytest.mark.parametrize(
     ("output", "reason"),
     [
