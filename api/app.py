@@ -13,7 +13,7 @@ from api.limits import BodySizeLimit
 from api.openapi import install_openapi
 from api.security import SecurityHeaders
 from api.routers import health, norms, settings as settings_router, situations
-from api.routers import judge, retrieval
+from api.routers import generate, judge, retrieval
 from normgraph.settings import Settings
 
 DESCRIPTION = """
@@ -29,6 +29,8 @@ A knowledge-graph norm bank: situational norms with the constraint frames under 
   graph filters); `POST /v1/prompt` assembles them into a context block for an agent, with citation ids.
 * `POST /v1/judge` (and `/v1/judge/batch`) judges a behaviour expected, okay or unexpected from the caller's
   own norms, the bank's frames, its nearest statements and a model prior, naming the stage that decided.
+* `POST /v1/generate` proposes norms for a frame (stored as `proposed` until a curator approves them);
+  `POST /v1/answer` answers a question from the retrieved context, its citations checked against it.
 
 Every error has one shape: `{"error": {"code", "message", "details"}}`. Lists are cursor-paginated
 (`limit`, `cursor` → `next_cursor`).
@@ -57,4 +59,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(situations.router)
     app.include_router(retrieval.router)
     app.include_router(judge.router)
+    app.include_router(generate.router)
     return app

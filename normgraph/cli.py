@@ -477,10 +477,29 @@ def _add_judge_commands() -> None:
     from normgraph.cli_judge import COMMANDS
 
     for command in COMMANDS:
+        _add_or_merge(command)
+
+
+# --- the generator: generate, answer (normgraph/cli_generate.py) ------------------------------------------
+def _add_generator_commands() -> None:
+    from normgraph.cli_generate import COMMANDS
+
+    for command in COMMANDS:
+        _add_or_merge(command)
+
+
+def _add_or_merge(command: click.Command) -> None:
+    """Add a command; a group another module already added (``train``) gets this one's subcommands."""
+    existing = cli.commands.get(command.name or "")
+    if isinstance(existing, click.Group) and isinstance(command, click.Group):
+        for sub in command.commands.values():
+            existing.add_command(sub)
+    else:
         cli.add_command(command)
 
 
 _add_judge_commands()
+_add_generator_commands()
 
 
 if __name__ == "__main__":  # pragma: no cover

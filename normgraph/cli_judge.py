@@ -58,27 +58,19 @@ def train() -> None:
     """Train the project's own models from data files."""
 
 
-def _default_data() -> Path | None:
-    candidate = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-    return candidate if candidate.is_dir() else None
-
-
 @train.command("judge")
-@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="The public data folder (its moral-stories/, ethics/, trustllm-social-chem/); default ../shared/data.")
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="The public data folder (its moral-stories/, ethics/, trustllm-social-chem/), e.g. ../shared/data.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Where to write judge.npz and model_card.json (load with `judge --model OUT` or NORMGRAPH_JUDGE_MODEL).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--int8-check/--no-int8-check", default=True, show_default=True,
               help="Also score the dev splits with the int8 encoder's vectors, for the model card.")
 @click.pass_obj
-def train_judge_cmd(state: Any, data_dir: Path | None, out: Path, seed: int, int8_check: bool) -> None:
+def train_judge_cmd(state: Any, data_dir: Path, out: Path, seed: int, int8_check: bool) -> None:
     """Retrain the judge's heads (prior, relation, polarity) over fp32 embeddings of the configured model,
     calibrate them on held-in splits and write the weights with a model card. Needs torch (the `retrieval`
     extra); a few minutes on two cores, most of it encoding (cached in HOME/embeddings for reruns)."""
-    data_dir = data_dir or _default_data()
-    if data_dir is None:
-        raise click.UsageError("no data folder: give --data (../shared/data is not there)")
     from normgraph.embed import open_cached_embedder
     from normgraph.judge.train import train_judge
 

@@ -81,3 +81,19 @@ class IngestError(NormgraphError):
 
     code = "ingest_error"
     http_status = 422
+
+
+class GeneratorUnavailable(NormgraphError):
+    """The generator cannot run: an unknown backend, a model that cannot be found or loaded, the generation
+    extra not installed, or an OpenAI-compatible endpoint that is down or answers with an error. A condition of
+    the server's configuration or of the endpoint behind it, not of the caller's request, hence 503."""
+
+    code = "generator_unavailable"
+    http_status = 503
+
+
+class GeneratorTimeout(GeneratorUnavailable):
+    """The OpenAI-compatible endpoint did not answer within ``NORMGRAPH_GENERATOR_TIMEOUT`` seconds."""
+
+    code = "generator_timeout"
+    http_status = 504

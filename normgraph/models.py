@@ -203,6 +203,11 @@ class Provenance(BaseModel):
         description="columns of the source row the schema has no field for, kept verbatim, e.g. ETHICS "
         "commonsense is_short/edited, a PrivacyLens seed's source",
     )
+    generation: dict[str, str | int | float | bool] = Field(
+        default_factory=dict,
+        description="for generated statements: how `generated_by` produced it — backend, prompt template "
+        "(name@version), decoding parameters, seed, attempt — so a proposal can be reproduced",
+    )
 
 
 class Statement(BaseModel):

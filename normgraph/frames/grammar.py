@@ -70,12 +70,17 @@ def parse_constraint(text: str) -> Constraint:
         raise ConstraintSyntaxError(f"invalid constraint: {reason}", {"constraint": text}) from None
 
 
+def split_frame(text: str) -> list[str]:
+    """The constraint strings of a frame joined by ``[AND]``; empty parts (NormBank writes a trailing ``[AND]``)
+    are skipped."""
+    return [p for p in _AND_SPLIT.split(text.strip()) if p.strip()]
+
+
 def parse_frame(text: str | None) -> tuple[Constraint, ...]:
-    """Parse constraints joined by ``[AND]``; empty parts (NormBank writes a trailing ``[AND]``) are skipped."""
+    """Parse constraints joined by ``[AND]``."""
     if text is None:
         return ()
-    parts = [p for p in _AND_SPLIT.split(text.strip()) if p.strip()]
-    return tuple(parse_constraint(p) for p in parts)
+    return tuple(parse_constraint(p) for p in split_frame(text))
 
 
 def format_constraint(c: Constraint) -> str:

@@ -127,6 +127,7 @@ NG_AGREEMENT = NG + "agreement"
 NG_REVIEWER = NG + "reviewer"
 NG_INFERRED = NG + "inferred"
 NG_SOURCE_FIELDS = NG + "sourceFields"
+NG_GENERATION = NG + "generation"
 NG_MODEL = NG + "model"
 NG_PAYLOAD = NG + "payload"
 NG_CONTEXT = NG + "context"
@@ -202,6 +203,7 @@ FIELD_TERMS: dict[str, dict[str, str]] = {
         "created_at": PROV_GENERATED_AT,
         "inferred": NG_INFERRED,
         "source_fields": NG_SOURCE_FIELDS,
+        "generation": NG_GENERATION,
     },
     "Concept": {
         "id": DCT_IDENTIFIER,
@@ -442,6 +444,8 @@ def provenance_lines(s: str, p: Provenance, out: list[str]) -> None:
         add(f"{s} {_T['NG_INFERRED']} {typed(orjson.dumps(p.inferred).decode(), RDF_JSON)} .")
     if p.source_fields:
         add(f"{s} {_T['NG_SOURCE_FIELDS']} {typed(orjson.dumps(p.source_fields).decode(), RDF_JSON)} .")
+    if p.generation:
+        add(f"{s} {_T['NG_GENERATION']} {typed(orjson.dumps(p.generation).decode(), RDF_JSON)} .")
     add(f'{s} {_T_GENERATED_AT} "{p.created_at.isoformat()}"^^<{XSD_DATETIME}> .')
 
 
