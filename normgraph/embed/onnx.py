@@ -180,8 +180,9 @@ def _scale_activations_per_token(path: Path) -> None:
         numpy_helper.from_array(np.array(1.0, np.float32), "tok_lo"),
         numpy_helper.from_array(np.array(255.0, np.float32), "tok_hi"),
         numpy_helper.from_array(np.array(128, np.uint8), "tok_zp"),
-        numpy_helper.from_array(np.array([-1], np.int64), "tok_axes"),
     ])
+    if opset >= 18:  # ReduceMax takes its axes as an input from opset 18 on
+        graph.initializer.append(numpy_helper.from_array(np.array([-1], np.int64), "tok_axes"))
     nodes: list = []
     row_scales: set[str] = set()
     for i, n in enumerate(graph.node):
