@@ -118,6 +118,9 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--variants", action="store_true", help="also ONNX Runtime fp32/int8, with recall on Social-Chem-101")
     ap.add_argument("--recipes", default="token,rr,u8s8", help="int8 recipes to measure with --variants")
+    ap.add_argument("--no-torch", action="store_true",
+                    help="skip torch (its vectors are onnx fp32's, so onnx becomes the baseline): on a loaded machine "
+                    "torch's OpenMP threads slow to a crawl and take most of the run")
     ap.add_argument("--workdir", type=Path, default=REPO / "bench" / "out" / "embed")
     args = ap.parse_args()
 
@@ -128,16 +131,18 @@ def main() -> int:
     words = [len(t.split()) for t in texts]
     print(f"{len(texts):,} sentences, {min(words)}-{max(words)} words (mean {np.mean(words):.1f}), {args.threads} threads, "
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
-    emb = open_embedder(backend="torch", threads=args.threads)
-    model = emb._model  # the SentenceTransformer, to feed it batches in arrival order
-
-    def unsorted(ts: list[str]) -> None:
-        for i in range(0, len(ts), 64):
-            model.encode(ts[i : i + 64], batch_size=64, normalize_embeddings=True)
-
-    print(f"torch fp32, unsorted batches of 64:      {rate(unsorted, texts):7.0f} sentences/s")
+    emb = open_embedder(backend="onnx" if args.no_torch else "torch", threads=args.threads,
+                        home=args.workdir / "home")
     fp32_rate = rate(emb.encode, texts)
-    print(f"torch fp32, length-sorted batches of 64: {fp32_rate:7.0f} sentences/s")
+    if not args.no_torch:
+        model = emb._model  # the SentenceTransformer, to feed it batches in arrival order
+
+        def unsorted(ts: list[str]) -> None:
+            for i in range(0, len(ts), 64):
+                model.encode(ts[i : i + 64], batch_size=64, normalize_embeddings=True)
+
+        print(f"torch fp32, unsorted batches of 64:      {rate(unsorted, texts):7.0f} sentences/s")
+    print(f"{'onnx' if args.no_torch else 'torch'} fp32, length-sorted batches of 64: {fp32_rate:7.0f} sentences/s")
 
     args.workdir.mkdir(parents=True, exist_ok=True)
     cache_path = args.workdir / "cache.sqlite"
@@ -173,14 +178,14 @@ def main() -> int:
             return OnnxEmbedder(cache_dir=onnx_cache_dir(home), threads=threads, quantize=True,
                                 int8_recipe=name.removeprefix("int8-"))
 
-        names = ["torch", "onnx", *(f"int8-{r}" for r in args.recipes.split(",") if r)]
-        print(f"\n{'variant':<12}{'sent/s':>8}{'1 query p50/p99 ms':>20}{'min cos torch':>14}{'batch-inv':>10}"
+        names = [*([] if args.no_torch else ["torch"]), "onnx", *(f"int8-{r}" for r in args.recipes.split(",") if r)]
+        print(f"\n{'variant':<12}{'sent/s':>8}{'1 query p50/p99 ms':>20}{'min cos ' + names[0]:>14}{'batch-inv':>10}"
               f"{'R@1':>7}{'R@10':>7}{'MRR':>7}")
         base_vecs = None
         base_quality = None
         for name in names:
             emb_b = variant(name, args.threads)
-            r = fp32_rate if name == "torch" else rate(emb_b.encode, texts)
+            r = fp32_rate if name == names[0] else rate(emb_b.encode, texts)
             one = variant(name, 1)
             p50, p99 = query_latency(one.encode, queries)
             vecs = emb_b.encode(texts[:1000])
@@ -193,7 +198,7 @@ def main() -> int:
             m = quality(emb_b)
             if base_quality is None:
                 base_quality = m
-            verdict = "" if name == "torch" else (
+            verdict = "" if name == names[0] else (
                 "  recall holds" if base_quality["R@10"] - m["R@10"] <= 0.01 else "  recall LOSES >1 point")
             print(f"{name:<12}{r:8.0f}{p50:12.2f} / {p99:5.2f}{cos:14.5f}{invariant:>10}{m['R@1']:7.3f}"
                   f"{m['R@10']:7.3f}{m['MRR']:7.3f}{verdict}", flush=True)

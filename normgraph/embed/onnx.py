@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
