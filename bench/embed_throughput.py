@@ -7,13 +7,15 @@ bench/bank_155k.py) and real Social-Chem-101 rules of thumb, each 8-25 words. Pr
   CachedEmbedder and SentenceTransformer.encode do);
 - the embedding cache: a second pass over the same texts (all hits);
 - with --variants: every backend of ``normgraph.embed.open_embedder`` side by side — torch fp32, ONNX Runtime
-  fp32 (``onnx``, the default) and ONNX Runtime with int8 weights per channel (``onnx-int8``) — each with
-  batch throughput, the latency of one short query on one thread (what a server worker pays per new
-  question), cosine to torch's vectors, and recall@1/10 and MRR on the Social-Chem-101 retrieval benchmark
-  (bench/retrieval_quality.py's queries and gold, exact search): a faster variant is only worth having if
-  recall@10 holds within 1 point of torch fp32.
+  fp32 (``onnx``) and every int8 recipe of ONNX Runtime (``onnx-int8`` is the default recipe, ``token``; the
+  others are ``rr`` and ``u8s8``, see normgraph.embed.model_files) — each with batch throughput, the latency
+  of one short query on one thread (what a server worker pays per new question), cosine to torch's vectors,
+  whether a text's vector depends on its batch, and recall@1/10 and MRR on the Social-Chem-101 retrieval
+  benchmark (bench/retrieval_quality.py's queries and gold, exact search): a faster variant is only worth
+  having if recall@10 holds within 1 point of torch fp32. Whether a recipe gives the same vectors on other
+  CPUs is bench/cpu_determinism.py's question.
 
-Usage: .venv/bin/python bench/embed_throughput.py [--n 3000] [--threads 2] [--variants]
+Usage: .venv/bin/python bench/embed_throughput.py [--n 3000] [--threads 2] [--variants [--recipes token,rr,u8s8]]
 """
 
 from __future__ import annotations
@@ -115,6 +117,10 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=3000)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--variants", action="store_true", help="also ONNX Runtime fp32/int8, with recall on Social-Chem-101")
+    ap.add_argument("--recipes", default="token,rr,u8s8", help="int8 recipes to measure with --variants")
+    ap.add_argument("--no-torch", action="store_true",
+                    help="skip torch (its vectors are onnx fp32's, so onnx becomes the baseline): on a loaded machine "
+                    "torch's OpenMP threads slow to a crawl and take most of the run")
     ap.add_argument("--workdir", type=Path, default=REPO / "bench" / "out" / "embed")
     args = ap.parse_args()
 
@@ -125,16 +131,18 @@ def main() -> int:
     words = [len(t.split()) for t in texts]
     print(f"{len(texts):,} sentences, {min(words)}-{max(words)} words (mean {np.mean(words):.1f}), {args.threads} threads, "
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
-    emb = open_embedder(backend="torch", threads=args.threads)
-    model = emb._model  # the SentenceTransformer, to feed it batches in arrival order
-
-    def unsorted(ts: list[str]) -> None:
-        for i in range(0, len(ts), 64):
-            model.encode(ts[i : i + 64], batch_size=64, normalize_embeddings=True)
-
-    print(f"torch fp32, unsorted batches of 64:      {rate(unsorted, texts):7.0f} sentences/s")
+    emb = open_embedder(backend="onnx" if args.no_torch else "torch", threads=args.threads,
+                        home=args.workdir / "home")
     fp32_rate = rate(emb.encode, texts)
-    print(f"torch fp32, length-sorted batches of 64: {fp32_rate:7.0f} sentences/s")
+    if not args.no_torch:
+        model = emb._model  # the SentenceTransformer, to feed it batches in arrival order
+
+        def unsorted(ts: list[str]) -> None:
+            for i in range(0, len(ts), 64):
+                model.encode(ts[i : i + 64], batch_size=64, normalize_embeddings=True)
+
+        print(f"torch fp32, unsorted batches of 64:      {rate(unsorted, texts):7.0f} sentences/s")
+    print(f"{'onnx' if args.no_torch else 'torch'} fp32, length-sorted batches of 64: {fp32_rate:7.0f} sentences/s")
 
     args.workdir.mkdir(parents=True, exist_ok=True)
     cache_path = args.workdir / "cache.sqlite"
@@ -158,25 +166,42 @@ def main() -> int:
         with (SC101 / "optional_sc101.csv").open(newline="", encoding="utf-8") as f:
             queries = list(dict.fromkeys(r["situation"] for r in csv.DictReader(f)))[:300]
         home = args.workdir / "home"
-        print(f"\n{'backend':<12}{'sent/s':>8}{'1 query p50/p99 ms':>20}{'min cos torch':>14}{'R@1':>7}{'R@10':>7}{'MRR':>7}")
+        from normgraph.embed import onnx_cache_dir
+        from normgraph.embed.base import batch_invariant
+        from normgraph.embed.onnx import OnnxEmbedder
+
+        def variant(name: str, threads: int):
+            if name == "torch":
+                return emb if threads == args.threads else open_embedder(backend="torch", threads=threads)
+            if name == "onnx":
+                return open_embedder(backend="onnx", home=home, threads=threads)
+            return OnnxEmbedder(cache_dir=onnx_cache_dir(home), threads=threads, quantize=True,
+                                int8_recipe=name.removeprefix("int8-"))
+
+        names = [*([] if args.no_torch else ["torch"]), "onnx", *(f"int8-{r}" for r in args.recipes.split(",") if r)]
+        print(f"\n{'variant':<12}{'sent/s':>8}{'1 query p50/p99 ms':>20}{'min cos ' + names[0]:>14}{'batch-inv':>10}"
+              f"{'R@1':>7}{'R@10':>7}{'MRR':>7}")
         base_vecs = None
         base_quality = None
-        for backend in ("torch", "onnx", "onnx-int8"):
-            emb_b = emb if backend == "torch" else open_embedder(backend=backend, home=home, threads=args.threads)
-            r = fp32_rate if backend == "torch" else rate(emb_b.encode, texts)
-            one = open_embedder(backend=backend, home=home, threads=1)
+        for name in names:
+            emb_b = variant(name, args.threads)
+            r = fp32_rate if name == names[0] else rate(emb_b.encode, texts)
+            one = variant(name, 1)
             p50, p99 = query_latency(one.encode, queries)
             vecs = emb_b.encode(texts[:1000])
             if base_vecs is None:
                 base_vecs = vecs
             cos = float(np.min((vecs * base_vecs).sum(axis=1)))
+            # Declared and observed: the same 64 texts alone and in one batch.
+            alone = np.stack([emb_b.encode([t])[0] for t in texts[:64]])
+            invariant = f"{'yes' if batch_invariant(emb_b) else 'no'}/{np.abs(alone - vecs[:64]).max():.0e}"
             m = quality(emb_b)
             if base_quality is None:
                 base_quality = m
-            verdict = "" if backend == "torch" else (
+            verdict = "" if name == names[0] else (
                 "  recall holds" if base_quality["R@10"] - m["R@10"] <= 0.01 else "  recall LOSES >1 point")
-            print(f"{backend:<12}{r:8.0f}{p50:12.2f} / {p99:5.2f}{cos:14.5f}{m['R@1']:7.3f}{m['R@10']:7.3f}"
-                  f"{m['MRR']:7.3f}{verdict}")
+            print(f"{name:<12}{r:8.0f}{p50:12.2f} / {p99:5.2f}{cos:14.5f}{invariant:>10}{m['R@1']:7.3f}"
+                  f"{m['R@10']:7.3f}{m['MRR']:7.3f}{verdict}", flush=True)
     return 0
 
 

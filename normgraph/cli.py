@@ -111,6 +111,10 @@ def cli(ctx: click.Context, home: Path | None, store: str | None) -> None:
 
 
 def main() -> None:
+    # The process's, so set here and not by a library module: the torch backend tokenises through
+    # `tokenizers`' thread pool, which warns in every process forked after it was used (the ONNX backend
+    # tokenises one text at a time and never starts it).
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     cli(prog_name="normgraph")
 
 

@@ -14,7 +14,6 @@ model to load, and a missing index is reported without loading one.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from importlib.util import find_spec
@@ -82,9 +81,6 @@ def shared_model(settings: Settings) -> "Embedder":
         model = _MODELS.get(key)
         if model is None:
             require_installed()
-            # transformers draws a "Loading weights" bar on stderr at every load unless this is set before it
-            # is imported; on a server or in `normgraph retrieve` it is noise.
-            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
             from normgraph.embed import open_embedder
 
             try:

@@ -40,8 +40,9 @@ class Settings(BaseModel):
     )
     embedding_backend: Literal["onnx", "onnx-int8", "torch"] = Field(
         "onnx-int8",
-        description="how the model runs: `onnx-int8` (ONNX Runtime, int8 weights: fastest, same recall as fp32 on "
-        "the benchmark, its own vector space), `onnx` (ONNX Runtime, fp32: the torch vectors) or `torch` "
+        description="how the model runs: `onnx-int8` (ONNX Runtime, int8: fastest, the same vectors on every "
+        "x86-64 CPU, same recall as fp32 on the benchmark, its own vector space), `onnx` (ONNX Runtime, fp32: the "
+        "torch vectors) or `torch` "
         "(sentence-transformers; for models the ONNX export does not cover). Switching rebuilds the index",
     )
     max_body_bytes: int = Field(

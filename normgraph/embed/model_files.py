@@ -10,7 +10,9 @@ downloading gigabytes on a typo).
 from __future__ import annotations
 
 import hashlib
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from normgraph.embed.base import DEFAULT_MODEL
 from normgraph.errors import InvalidInput
@@ -49,6 +51,21 @@ def resolve_model(name_or_path: str) -> tuple[str, Path]:
         ) from None
 
 
+@contextmanager
+def quiet_loading() -> Iterator[None]:
+    """Without transformers' "Loading weights" bar on stderr while a model loads: in a server or in
+    `normgraph retrieve` it is noise. The setting is the process's, so it is put back afterwards."""
+    from transformers.utils import logging as hf_logging
+
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
 def fingerprint(model_dir: Path) -> str:
     """8 hex digits that change when the model's definition or weights change."""
     h = hashlib.sha256()
@@ -63,13 +80,29 @@ def fingerprint(model_dir: Path) -> str:
     return h.hexdigest()[:8]
 
 
-def vector_space_id(name: str, model_dir: Path, *, int8: bool = False) -> str:
-    """The ``model_id`` of a model's vectors: fp32 (torch or ONNX) share one, int8 weights are another."""
-    return f"{name}@{fingerprint(model_dir)}" + ("+onnx-int8" if int8 else "")
+# ONNX int8 recipes (normgraph.embed.onnx). Each gives other vectors, so each is named in the model id: an index
+# built with one recipe is rebuilt, not queried, under another (docs/decisions/0007-onnx-embedder.md).
+#   token  per-token activation scales, 7-bit weights per channel: the same vectors on every x86-64 CPU and
+#          whatever the batch (the default);
+#   rr     per-batch activation scales, 7-bit weights: the same on every CPU, but moves with the batch;
+#   u8s8   per-batch activation scales, 8-bit weights: its sums saturate on CPUs without AVX-512 VNNI, so its
+#          vectors depend on the CPU. Kept for measurements; its id is the one earlier banks carry.
+INT8_RECIPES: tuple[str, ...] = ("token", "rr", "u8s8")
+DEFAULT_INT8_RECIPE = "token"
+
+
+def vector_space_id(name: str, model_dir: Path, *, int8: str | None = None) -> str:
+    """The ``model_id`` of a model's vectors: fp32 (torch or ONNX) share one, each int8 recipe has its own."""
+    base = f"{name}@{fingerprint(model_dir)}"
+    if int8 is None:
+        return base
+    if int8 not in INT8_RECIPES:
+        raise InvalidInput(f"unknown int8 recipe {int8!r}; use one of {', '.join(INT8_RECIPES)}", {"recipe": int8})
+    return base + ("+onnx-int8" if int8 == "u8s8" else f"+onnx-int8-{int8}")
 
 
 def model_id_of(model: str, backend: str) -> str:
     """The ``model_id`` an embedder for ``model`` on ``backend`` would have, without loading it (a few small
     file reads): enough to tell whether an index was built in the configured vector space."""
     name, model_dir = resolve_model(model)
-    return vector_space_id(name, model_dir, int8=backend == "onnx-int8")
+    return vector_space_id(name, model_dir, int8=DEFAULT_INT8_RECIPE if backend == "onnx-int8" else None)

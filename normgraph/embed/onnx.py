@@ -5,8 +5,8 @@ Why: on this project's 2-core machines one short query costs ~17 ms through torc
 ~8 ms through ONNX Runtime for the *same* fp32 weights (per-call dispatch, not arithmetic, is most of the torch
 time at 10-20 tokens). The fp32 export gives the torch vectors to within float rounding (cosine > 0.99999),
 so it shares the torch embedder's ``model_id``: an index built by either answers queries embedded by the
-other. ``quantize=True`` adds dynamic int8 weights (per channel): ~1.6x faster again, but a different vector
-space (cosine to fp32 ~0.99), so it gets its own ``model_id`` and needs its own index build
+other. ``quantize=True`` adds int8 matrix products: faster again, but a different vector space (cosine to fp32
+~0.995), so it gets its own ``model_id``, which names the recipe, and needs its own index build
 (docs/decisions/0007-onnx-embedder.md).
 
 The export needs torch and transformers once per model; it is written beside the bank
@@ -28,20 +28,25 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import onnxruntime as ort
+from tokenizers import Tokenizer
 
 from normgraph.embed.base import DEFAULT_MODEL, ModelIdentity
-from normgraph.embed.model_files import resolve_model, vector_space_id
+from normgraph.embed.model_files import (
+    DEFAULT_INT8_RECIPE,
+    INT8_RECIPES,
+    quiet_loading,
+    resolve_model,
+    vector_space_id,
+)
 from normgraph.errors import InvalidInput
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-import onnxruntime as ort  # noqa: E402
-from tokenizers import Tokenizer  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-_FP32_FILE, _INT8_FILE = "model.onnx", "model-int8.onnx"
+_FP32_FILE = "model.onnx"
+# "u8s8" keeps the file name it had when it was the only recipe, so existing exports stay valid.
+_INT8_FILES = {"token": "model-int8-token.onnx", "rr": "model-int8-rr.onnx", "u8s8": "model-int8.onnx"}
+assert set(_INT8_FILES) == set(INT8_RECIPES)
 _BATCH = 64
 
 
@@ -89,12 +94,10 @@ def _export(model_dir: Path, target: Path) -> list[str]:
     """Export the encoder to ``target`` (fp32, dynamic batch and sequence axes); returns its input names."""
     import torch
     from transformers import AutoModel
-    from transformers.utils import logging as hf_logging
 
-    hf_logging.disable_progress_bar()  # a one-off export, often inside a server worker: no bar on its stderr
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), quiet_loading():
         warnings.simplefilter("ignore")
-        model = AutoModel.from_pretrained(str(model_dir)).eval()
+        model = AutoModel.from_pretrained(str(model_dir), local_files_only=True).eval()
         accepted = inspect.signature(model.forward).parameters
         names = ["input_ids", "attention_mask"]
         if "token_type_ids" in accepted and getattr(model.config, "type_vocab_size", 0):
@@ -118,7 +121,14 @@ def _export(model_dir: Path, target: Path) -> list[str]:
     return names
 
 
-def _quantize(fp32: Path, target: Path) -> None:
+def _quantize(fp32: Path, target: Path, recipe: str) -> None:
+    """Write the int8 variant ``recipe`` of ``fp32`` to ``target``; see ``normgraph.embed.model_files`` for what
+    each recipe gives and docs/decisions/0007-onnx-embedder.md for the measurements.
+
+    All recipes quantise the weight matrices per output channel and the activations on the fly. Full-range
+    (8-bit) weights make ONNX Runtime's u8 x s8 products CPU-dependent: without AVX-512 VNNI, MLAS adds pairs
+    of products in int16 with saturation (2 * 255 * 127 > 32767), with VNNI it does not. 7-bit weights
+    (``reduce_range``) keep every pair within int16, so the integer sums are exact everywhere."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
@@ -127,10 +137,107 @@ def _quantize(fp32: Path, target: Path) -> None:
     level = root.level
     root.setLevel(logging.ERROR)
     try:
-        quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
+        quantize_dynamic(
+            str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True, reduce_range=recipe != "u8s8"
+        )
     finally:
         root.setLevel(level)
+    if recipe == "token":
+        _scale_activations_per_token(tmp)
     os.replace(tmp, target)
+
+
+def _scale_activations_per_token(path: Path) -> None:
+    """Rewrite ``quantize_dynamic``'s activation quantisation in place from one scale per tensor (per batch) to
+    one per token row: symmetric, ``q = round(x / s) + 128`` with ``s = max|x_row| / 127``.
+
+    Why: with one scale per batch a text's vector depends on what it is batched with (cosine 0.98-0.99 to the
+    same text alone), so queries had to be encoded one at a time. A row's scale depends only on that row, so
+    vectors are bit for bit the same in any batch, and the finer scales are also closer to fp32 (mean cosine
+    0.995 against 0.991). The sum stays exact on every CPU: activations are 1..255 and weights -64..64, so a
+    pair of products is at most 2 * 255 * 64 = 32640 < 2**15.
+
+    The row scale is applied after the weight scale, by its own Mul: ONNX Runtime's MatMulIntegerToFloat
+    fusion takes the activation scale feeding ``Mul(a_scale, b_scale)`` as one number, and silently reads a
+    per-row one wrong (cosine 0.65 to fp32)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+    weights = {i.name: i for i in graph.initializer}
+    for n in graph.node:
+        if n.op_type == "MatMulInteger":
+            w = numpy_helper.to_array(weights[n.input[1]])
+            if w.dtype != np.int8 or w.min() < -64 or w.max() > 64:
+                raise RuntimeError(f"{n.name}: weights outside -64..64 would saturate int16 pairs on AVX2 CPUs")
+    graph.initializer.extend([
+        numpy_helper.from_array(np.array(127.0, np.float32), "tok_levels"),
+        numpy_helper.from_array(np.array(1e-12, np.float32), "tok_tiny"),
+        numpy_helper.from_array(np.array(128.0, np.float32), "tok_zp_f"),
+        numpy_helper.from_array(np.array(1.0, np.float32), "tok_lo"),
+        numpy_helper.from_array(np.array(255.0, np.float32), "tok_hi"),
+        numpy_helper.from_array(np.array(128, np.uint8), "tok_zp"),
+    ])
+    if opset >= 18:  # ReduceMax takes its axes as an input from opset 18 on
+        graph.initializer.append(numpy_helper.from_array(np.array([-1], np.int64), "tok_axes"))
+    nodes: list = []
+    row_scales: set[str] = set()
+    for i, n in enumerate(graph.node):
+        if n.op_type != "DynamicQuantizeLinear":
+            nodes.append(n)
+            continue
+        (x,), (xq, xs, xzp), p = n.input, n.output, f"tok{i}_"
+        reduce = (
+            helper.make_node("ReduceMax", [p + "abs", "tok_axes"], [p + "max"], keepdims=1)
+            if opset >= 18
+            else helper.make_node("ReduceMax", [p + "abs"], [p + "max"], axes=[-1], keepdims=1)
+        )
+        nodes += [
+            helper.make_node("Abs", [x], [p + "abs"]),
+            reduce,
+            helper.make_node("Max", [p + "max", "tok_tiny"], [p + "maxe"]),  # an all-zero row: scale > 0
+            helper.make_node("Div", [p + "maxe", "tok_levels"], [xs]),
+            helper.make_node("Div", [x, xs], [p + "div"]),
+            helper.make_node("Round", [p + "div"], [p + "round"]),
+            helper.make_node("Add", [p + "round", "tok_zp_f"], [p + "shift"]),
+            helper.make_node("Clip", [p + "shift", "tok_lo", "tok_hi"], [p + "clip"]),
+            helper.make_node("Cast", [p + "clip"], [xq], to=TensorProto.UINT8),
+            helper.make_node("Identity", ["tok_zp"], [xzp]),
+        ]
+        row_scales.add(xs)
+    # Mul(row scale, weight scales) -> S; Mul(float(product), S) -> Y   becomes   Mul(Mul(float(product), weight
+    # scales), row scale) -> Y, which the fusion handles correctly.
+    combined: dict[str, tuple[str, str]] = {}
+    for n in nodes:
+        if n.op_type == "Mul" and len(set(n.input) & row_scales) == 1:
+            row = next(x for x in n.input if x in row_scales)
+            combined[n.output[0]] = (row, next(x for x in n.input if x != row))
+    rewritten: list = []
+    moved = 0
+    for n in nodes:
+        if n.output and n.output[0] in combined:
+            continue
+        scale = next((x for x in n.input if x in combined), None) if n.op_type == "Mul" else None
+        if scale is None:
+            rewritten.append(n)
+            continue
+        row, per_channel = combined[scale]
+        product = next(x for x in n.input if x != scale)
+        mid = n.output[0] + "_weight_scaled"
+        rewritten += [
+            helper.make_node("Mul", [product, per_channel], [mid], name=f"{n.name or mid}_weights"),
+            helper.make_node("Mul", [mid, row], list(n.output), name=f"{n.name or mid}_rows"),
+        ]
+        moved += 1
+    products = sum(n.op_type == "MatMulInteger" for n in rewritten)
+    if not row_scales or not moved == len(combined) == products or set(combined) & {x for n in rewritten for x in n.input}:
+        raise RuntimeError("unexpected quantize_dynamic graph: cannot move its activation scales to rows")
+    del graph.node[:]
+    graph.node.extend(rewritten)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
 
 
 def _writable(directory: Path) -> Path:
@@ -153,12 +260,11 @@ class OnnxEmbedder(ModelIdentity):
     ``encode`` tokenises the whole call once, sorts it by token count and pads each batch only to its own
     longest text, so a call of mixed lengths does little padded work.
 
-    With int8 weights ONNX Runtime quantises each layer's activations with one scale per batch, so a text's
-    vector moves with its batch-mates (cosine 0.987-0.994 to the same text encoded alone). ``batch_invariant``
-    is then False: queries are encoded alone (``normgraph.embed.batching``), so the same question always gets
-    the same answer, while index builds keep batching for throughput — their vectors are written to the
-    embedding cache once and every later build reuses them, so a rebuild does not move them. Recall on the
-    benchmark is measured that way (bench/embed_throughput.py).
+    ``int8_recipe`` picks how ``quantize=True`` quantises (``normgraph.embed.model_files.INT8_RECIPES``). The
+    default, ``token``, scales activations per token, so vectors do not depend on their batch. The per-batch
+    recipes (``rr``, ``u8s8``) say ``batch_invariant = False``: a text's vector moves with its batch-mates
+    (cosine 0.98-0.99 to the same text alone), so their queries are encoded alone
+    (``normgraph.embed.batching``).
     """
 
     def __init__(
@@ -168,6 +274,7 @@ class OnnxEmbedder(ModelIdentity):
         cache_dir: Path,
         threads: int | None = None,
         quantize: bool = False,
+        int8_recipe: str = DEFAULT_INT8_RECIPE,
         batch_size: int = _BATCH,
     ) -> None:
         name, model_dir = resolve_model(model)
@@ -179,7 +286,7 @@ class OnnxEmbedder(ModelIdentity):
                 "(tokenizer.json); set NORMGRAPH_EMBEDDING_BACKEND=torch for this model",
                 {"model": str(model_dir)},
             )
-        self._id = vector_space_id(name, model_dir, int8=quantize)
+        self._id = vector_space_id(name, model_dir, int8=int8_recipe if quantize else None)
         # One directory per fp32 model: the int8 file is derived from the fp32 export beside it.
         directory = _writable(Path(cache_dir) / vector_space_id(name, model_dir).replace("/", "_"))
         fp32 = directory / _FP32_FILE
@@ -195,11 +302,11 @@ class OnnxEmbedder(ModelIdentity):
                 ) from None
         path = fp32
         if quantize:
-            path = directory / _INT8_FILE
+            path = directory / _INT8_FILES[int8_recipe]
             if not path.is_file():
-                _quantize(fp32, path)
+                _quantize(fp32, path, int8_recipe)
 
-        self.batch_invariant = not quantize
+        self.batch_invariant = not quantize or int8_recipe == "token"
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = max(1, threads or os.cpu_count() or 1)
@@ -221,7 +328,10 @@ class OnnxEmbedder(ModelIdentity):
         out = np.empty((len(texts), self._dim), dtype=np.float32)
         if not texts:
             return out
-        encodings = self._tokenizer.encode_batch(list(texts))
+        # One by one, not encode_batch: its thread pool makes `tokenizers` warn in every forked worker unless the
+        # process sets TOKENIZERS_PARALLELISM, and on two busy cores it was no faster (3,000 norm sentences:
+        # 0.32 s one by one, 0.33 s batched, of the ~6 s it takes to encode them).
+        encodings = [self._tokenizer.encode(t) for t in texts]
         lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
         order = np.argsort(-lengths, kind="stable")
         for start in range(0, len(order), self.batch_size):

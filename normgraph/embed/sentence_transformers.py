@@ -3,21 +3,15 @@ exporter, torch). Models are found offline by ``normgraph.embed.model_files``.""
 
 from __future__ import annotations
 
-import os
 from typing import Sequence
 
 import numpy as np
+import torch
+from sentence_transformers import SentenceTransformer
 
 from normgraph.embed.base import DEFAULT_MODEL, ModelIdentity
-from normgraph.embed.model_files import resolve_model, vector_space_id
+from normgraph.embed.model_files import quiet_loading, resolve_model, vector_space_id
 from normgraph.errors import InvalidInput
-
-# Before the import below: huggingface_hub reads it once, at import time.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-import torch  # noqa: E402
-from sentence_transformers import SentenceTransformer  # noqa: E402
 
 # Batches this small run on one thread: OpenMP's fork/join around each thin matrix product costs more than the
 # second core gives (one query: ~25 ms on one thread, ~75 ms on two while the other core is busy).
@@ -44,7 +38,9 @@ class SentenceTransformerEmbedder(ModelIdentity):
             torch.set_num_threads(max(1, threads))
         self._threads = torch.get_num_threads()
         try:
-            self._model = SentenceTransformer(str(model_dir), device=device)
+            # local_files_only: the directory is all there is; the hub is never asked (model_files).
+            with quiet_loading():
+                self._model = SentenceTransformer(str(model_dir), device=device, local_files_only=True)
         except Exception as e:  # a directory that is not a sentence-transformers model
             raise InvalidInput(f"cannot load embedding model from {model_dir}: {e}", {"model": model}) from None
         self._model.eval()

@@ -24,10 +24,12 @@ from normgraph.services import NormBankService
 from normgraph.settings import Settings
 from tests.api.demo_facts import CUSTOMER, TODDLER, assert_error, demo_rows, stored_id
 from tests.api.test_server import NORMGRAPH, REPO, _env, _free_port, _stop, _wait_until_up
+from tests.ranking import assert_clearly_first, client_search
 
 FIX = "normgraph index build"
 
-# Free-text situations and the demo norm (by its text) that must come first for each.
+# Free-text situations and the demo norm (by its text) that must come first for each, by a margin that is not a
+# tie-break or numeric noise (tests/ranking.py).
 SITUATIONS = [
     ("my phone rings during a funeral", "At a funeral, a mourner using their phone during the service is unexpected."),
     ("a guest wants to film the vows on their phone at a wedding", "At a wedding, a guest filming on their phone during the vows is unexpected."),
@@ -85,7 +87,8 @@ def test_a_free_text_situation_finds_its_demo_norm_first(client: TestClient, sit
     results = body["results"]
     assert len(results) == 5
     top = results[0]
-    assert (top["id"], top["text"]) == (demo_id_of(expected), expected)
+    assert_clearly_first(client_search(client, situation), demo_id_of(expected), top["id"])
+    assert top["text"] == expected
     row = next(r for r in demo_rows() if r["text"] == expected)
     assert (top["kind"], top["label"], top["setting"], top["source"]) == ("norm", row["label"], row["setting"], "demo")
     scores = [r["score"] for r in results]
@@ -288,6 +291,35 @@ def test_an_out_of_date_index_is_503_until_it_is_rebuilt(template: Path, tmp_pat
         assert (report.added, report.encoded) == (1, 1)
         results = c.post("/v1/retrieve", json=body).json()["results"]
         assert results[0]["text"] == text and results[0]["source"] == "extra"
+        assert_clearly_first(client_search(c, body["query"]), results[0]["id"], results[0]["id"])
+
+
+def test_an_index_built_with_another_int8_recipe_is_503_until_the_next_demo_rebuilds_it(
+    template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # A bank indexed before the int8 recipe changed: same model, same backend setting, other vectors.
+    from normgraph.embed import default_cache_path, onnx_cache_dir
+    from normgraph.embed.cache import CachedEmbedder, EmbeddingCache
+    from normgraph.embed.onnx import OnnxEmbedder
+    from normgraph.index import build
+
+    home = copy_home(template, tmp_path_factory, "old-recipe")
+    old = OnnxEmbedder(cache_dir=onnx_cache_dir(home), threads=1, quantize=True, int8_recipe="u8s8")
+    with NormBankService(Settings(home=home)) as svc:
+        configured = svc.retrieval.model().model_id
+        assert old.model_id != configured and old.model_id.endswith("+onnx-int8")
+        build(svc.store, home, CachedEmbedder(old, EmbeddingCache(default_cache_path(home))), rebuild=True)
+    body = {"query": SITUATIONS[0][0], "k": 3}
+    with TestClient(create_app(Settings(home=home))) as c:
+        err = assert_error(c.post("/v1/retrieve", json=body), 503, "index_out_of_date")
+        assert FIX in err["message"] and old.model_id in err["message"]
+    # What `make serve` runs first: nothing to load, but the index is in another vector space.
+    with NormBankService(Settings(home=home)) as svc:
+        assert svc.load_demo(if_empty=True, with_taxonomy=False) == []
+        assert svc.last_index_build is not None and svc.index_status().model_id == configured
+    with TestClient(create_app(Settings(home=home))) as c:
+        resp = c.post("/v1/retrieve", json=body)
+        assert resp.status_code == 200 and resp.json()["model"] == configured
 
 
 def test_an_unloadable_model_is_503_naming_the_setting(template: Path, tmp_path_factory: pytest.TempPathFactory) -> None:

@@ -10,6 +10,8 @@ import pytest
 from mcp import Client, StdioServerParameters
 
 from normgraph.index import build
+from normgraph.retrieval import Retriever
+from tests.ranking import assert_clearly_first, retriever_search
 
 from .conftest import STATEMENTS
 
@@ -21,6 +23,15 @@ def _payload(result) -> dict:
     if result.structured_content is not None:
         return result.structured_content
     return json.loads(result.content[0].text)
+
+
+def _check_clearly_first(store, home, embedder, query: str, expected: str) -> None:
+    """The server's answer below is asserted exactly: check here, in process, that it wins by a real margin."""
+    r = Retriever.open(store, home, embedder=embedder)
+    try:
+        assert_clearly_first(retriever_search(r, query), expected, r.retrieve(query, 1).results[0].id)
+    finally:
+        r.close()
 
 
 async def _session(home, calls):
@@ -37,6 +48,7 @@ async def _session(home, calls):
 @pytest.mark.slow
 def test_every_tool_over_stdio(store, home, embedder):
     build(store, home, embedder)
+    _check_clearly_first(store, home, embedder, "my phone rings at a funeral", "rot-phone-funeral")
     store.close()  # the server opens the bank read-only in its own process
 
     async def calls(client):
@@ -98,6 +110,7 @@ def test_streamable_http_transport(store, home, embedder):
     import time
 
     build(store, home, embedder)
+    _check_clearly_first(store, home, embedder, "whispering among the bookshelves", "n-whisper-library")
     store.close()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

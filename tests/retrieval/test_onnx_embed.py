@@ -55,7 +55,8 @@ def test_fp32_gives_the_torch_vectors_and_shares_their_model_id(torch_model, onn
 
 def test_int8_is_its_own_vector_space_close_to_fp32(torch_model, onnx_home):
     int8 = open_embedder(backend="onnx-int8", home=onnx_home, threads=1)
-    assert int8.model_id == torch_model.model_id + "+onnx-int8"
+    # The recipe is part of the id: an index built with another recipe is rebuilt, not queried.
+    assert int8.model_id == torch_model.model_id + "+onnx-int8-token"
     a, c = torch_model.encode(TEXTS[:3]), int8.encode(TEXTS[:3])
     cos = (a * c).sum(axis=1)
     assert np.all(cos > 0.95) and np.all(cos < 0.99999)  # close, but not the same vectors
@@ -108,7 +109,7 @@ def test_exports_of_a_model_a_user_configures_by_path(torch_model, tmp_path):
     assert os.access(emb.path, os.R_OK)
 
 
-def test_int8_queries_are_encoded_alone_so_answers_do_not_depend_on_other_traffic(onnx_home):
+def test_int8_vectors_do_not_depend_on_their_batch(onnx_home):
     from concurrent.futures import ThreadPoolExecutor
 
     from normgraph.embed.base import batch_invariant
@@ -117,10 +118,34 @@ def test_int8_queries_are_encoded_alone_so_answers_do_not_depend_on_other_traffi
     int8 = open_embedder(backend="onnx-int8", home=onnx_home, threads=1)
     queries = [t for t in TEXTS if t.strip()][:4] + [f"is it rude to eat on the bus, case {i}" for i in range(12)]
     alone = np.stack([int8.encode([q])[0] for q in queries])
-    # Per-batch activation scales: encoded together, the same texts come out different.
-    assert not batch_invariant(int8)
-    assert not np.array_equal(int8.encode(queries), alone)
+    # Per-token activation scales: a text's vector is bit for bit the same whatever it is batched (and padded)
+    # with, so concurrent queries may share a batch.
+    assert batch_invariant(int8)
+    assert np.array_equal(int8.encode(queries), alone)
+    assert np.array_equal(int8.encode(queries[::-1])[::-1], alone)
     batcher = QueryBatcher(int8, wait_ms=50)
+    with ThreadPoolExecutor(16) as pool:
+        got = np.stack(list(pool.map(batcher.encode_one, queries)))
+    assert np.array_equal(got, alone)
+    assert batcher.batches < len(queries)
+
+
+def test_per_batch_int8_queries_are_encoded_alone_so_answers_do_not_depend_on_other_traffic(onnx_home):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from normgraph.embed import onnx_cache_dir
+    from normgraph.embed.base import batch_invariant
+    from normgraph.embed.batching import QueryBatcher
+    from normgraph.embed.onnx import OnnxEmbedder
+
+    rr = OnnxEmbedder(cache_dir=onnx_cache_dir(onnx_home), threads=1, quantize=True, int8_recipe="rr")
+    assert rr.model_id.endswith("+onnx-int8-rr")
+    queries = [t for t in TEXTS if t.strip()][:4] + [f"is it rude to eat on the bus, case {i}" for i in range(12)]
+    alone = np.stack([rr.encode([q])[0] for q in queries])
+    # One activation scale per batch: encoded together, the same texts come out different.
+    assert not batch_invariant(rr)
+    assert not np.array_equal(rr.encode(queries), alone)
+    batcher = QueryBatcher(rr, wait_ms=50)
     with ThreadPoolExecutor(16) as pool:
         got = np.stack(list(pool.map(batcher.encode_one, queries)))
     assert np.array_equal(got, alone)
