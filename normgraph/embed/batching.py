@@ -74,9 +74,9 @@ class QueryBatcher:
             vecs = self.embedder.encode([p.text for p in batch])
             self.batches += 1
             self.encoded += len(batch)
-            for p, v in zip(batch, vecs):
+            for p, v in zip(batch, vecs, strict=True):
                 p.vector = v
-        except BaseException as e:  # every waiting caller gets the error, none hangs
+        except BaseException as e:  # noqa: BLE001 - every waiting caller gets the error (re-raised there), none hangs
             for p in batch:
                 p.error = e
         finally:

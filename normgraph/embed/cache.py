@@ -111,7 +111,7 @@ class CachedEmbedder:
         hashes = [text_hash(t) for t in texts]
         cached = self.cache.get_many(self.model_id, hashes, self.dim)
         missing: dict[bytes, str] = {}
-        for h, t in zip(hashes, texts):
+        for h, t in zip(hashes, texts, strict=True):
             if h not in cached and h not in missing:
                 missing[h] = t
         self.hits += len(texts) - sum(1 for h in hashes if h not in cached)
@@ -120,8 +120,8 @@ class CachedEmbedder:
             for i in range(0, len(order), self.chunk):
                 part = order[i : i + self.chunk]
                 vecs = self.inner.encode([t for _, t in part])
-                self.cache.put_many(self.model_id, zip((h for h, _ in part), vecs))
-                for (h, _), v in zip(part, vecs):
+                self.cache.put_many(self.model_id, zip((h for h, _ in part), vecs, strict=True))
+                for (h, _), v in zip(part, vecs, strict=True):
                     cached[h] = v
                 self.encoded += len(part)
                 if progress is not None:

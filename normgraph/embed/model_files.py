@@ -42,7 +42,7 @@ def resolve_model(name_or_path: str) -> tuple[str, Path]:
         from huggingface_hub import snapshot_download
 
         return raw, Path(snapshot_download(raw, local_files_only=True))
-    except Exception:
+    except Exception:  # noqa: BLE001 - not in the cache, or no hub client: one InvalidInput says what to give
         raise InvalidInput(
             f"embedding model {raw!r} not found: give a local sentence-transformers directory, or a name already "
             "in the Hugging Face cache (models are never downloaded at run time); the default "

@@ -100,7 +100,7 @@ def _export(model_dir: Path, target: Path) -> list[str]:
         model = AutoModel.from_pretrained(str(model_dir), local_files_only=True).eval()
         accepted = inspect.signature(model.forward).parameters
         names = ["input_ids", "attention_mask"]
-        if "token_type_ids" in accepted and getattr(model.config, "type_vocab_size", 0):
+        if "token_type_ids" in accepted and int(getattr(model.config, "type_vocab_size", 0) or 0):
             names.append("token_type_ids")
 
         class Encoder(torch.nn.Module):
@@ -109,7 +109,7 @@ def _export(model_dir: Path, target: Path) -> list[str]:
                 self.inner = inner
 
             def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-                return self.inner(**dict(zip(names, inputs))).last_hidden_state
+                return self.inner(**dict(zip(names, inputs, strict=True))).last_hidden_state
 
         example = tuple(torch.ones((2, 8), dtype=torch.int64) for _ in names)
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
@@ -294,7 +294,7 @@ class OnnxEmbedder(ModelIdentity):
             log.info("exporting %s to ONNX in %s (once per model)", name, directory)
             try:
                 _export(model_dir, fp32)
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 - any export failure becomes the one InvalidInput naming the fix
                 raise InvalidInput(
                     f"cannot load embedding model from {model_dir} on ONNX Runtime: the export failed "
                     f"({type(e).__name__}: {e}); set NORMGRAPH_EMBEDDING_BACKEND=torch for this model",

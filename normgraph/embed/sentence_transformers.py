@@ -41,7 +41,7 @@ class SentenceTransformerEmbedder(ModelIdentity):
             # local_files_only: the directory is all there is; the hub is never asked (model_files).
             with quiet_loading():
                 self._model = SentenceTransformer(str(model_dir), device=device, local_files_only=True)
-        except Exception as e:  # a directory that is not a sentence-transformers model
+        except Exception as e:  # noqa: BLE001 - a directory that is not a sentence-transformers model: InvalidInput
             raise InvalidInput(f"cannot load embedding model from {model_dir}: {e}", {"model": model}) from None
         self._model.eval()
         get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
