@@ -37,7 +37,7 @@ _HTTP_CODES = {
 def error_response(
     status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
 ) -> Response:
-    body = orjson.dumps({"error": {"code": code, "message": _short(message), "details": json_safe(details)}})
+    body = orjson.dumps({"error": {"code": code, "message": _short(message, MESSAGE_CHARS), "details": json_safe(details)}})
     return Response(content=body, status_code=status, media_type="application/json", headers=headers)
 
 
@@ -45,6 +45,8 @@ def error_response(
 # whole body back (a 10 MB body once got a 10 MB 422).
 ECHO_CHARS = 200
 ECHO_ITEMS = 20
+# Messages are the library's own sentences (a fix, a setting to change), which may quote a value: longer bound.
+MESSAGE_CHARS = 2000
 _INT64 = (-(2**63), 2**64 - 1)  # orjson serialises 64-bit integers only
 
 
@@ -85,9 +87,9 @@ def _int_text(value: int) -> str:
     return str(value) if bits <= 256 else f"an integer of {bits} bits"
 
 
-def _short(text: str) -> str:
-    if len(text) > ECHO_CHARS:
-        text = text[:ECHO_CHARS] + f"… ({len(text)} characters)"
+def _short(text: str, limit: int = ECHO_CHARS) -> str:
+    if len(text) > limit:
+        text = text[:limit] + f"… ({len(text)} characters)"
     # A lone surrogate ("\ud800") is valid JSON but not UTF-8: replace it rather than fail to answer.
     return text.encode("utf-8", "replace").decode("utf-8") if _has_surrogate(text) else text
 
