@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 
 from normgraph.retrieval import DEFAULT_DENSE_WEIGHT, DEFAULT_LEXICAL_WEIGHT, DEFAULT_RRF_K, FUSION_DEPTH
 
-# Far above what the encoder moves (max abs diff 1.5e-8 between CPUs, 0 between batches: ADR 0007) and below
+# Far above what the encoder moves (max abs diff 1e-5 between CPUs, 0 between batches: ADR 0007) and below
 # the margins relevance should be decided by.
 DENSE_NOISE = 1e-3
 # BM25 is the same arithmetic everywhere; this only has to catch scores that are equal but for rounding.

@@ -30,7 +30,7 @@ __all__ = [
 Backend = Literal["onnx", "onnx-int8", "torch"]
 BACKENDS: tuple[str, ...] = ("onnx", "onnx-int8", "torch")
 # int8 through ONNX Runtime with per-token activation scales and 7-bit weights: the same vectors on every x86-64
-# CPU and in any batch, recall@10 within a point of fp32 on Social-Chem-101 at ~2x torch's throughput
+# CPU (to ~1e-5) and in any batch (bit for bit), recall@10 within a point of fp32 on Social-Chem-101 at ~2x torch's throughput
 # (docs/decisions/0007-onnx-embedder.md).
 DEFAULT_BACKEND: Backend = "onnx-int8"
 

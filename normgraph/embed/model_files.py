@@ -82,9 +82,10 @@ def fingerprint(model_dir: Path) -> str:
 
 # ONNX int8 recipes (normgraph.embed.onnx). Each gives other vectors, so each is named in the model id: an index
 # built with one recipe is rebuilt, not queried, under another (docs/decisions/0007-onnx-embedder.md).
-#   token  per-token activation scales, 7-bit weights per channel: the same vectors on every x86-64 CPU and
-#          whatever the batch (the default);
-#   rr     per-batch activation scales, 7-bit weights: the same on every CPU, but moves with the batch;
+#   token  per-token activation scales, 7-bit weights per channel: the same vectors on every x86-64 CPU to
+#          ~1e-5, and bit for bit whatever the batch (the default);
+#   rr     per-batch activation scales, 7-bit weights: exact integer sums on every CPU, but one scale per
+#          tensor spreads the fp32 parts' rounding differences (2.3e-3 between CPUs), and moves with the batch;
 #   u8s8   per-batch activation scales, 8-bit weights: its sums saturate on CPUs without AVX-512 VNNI, so its
 #          vectors depend on the CPU. Kept for measurements; its id is the one earlier banks carry.
 INT8_RECIPES: tuple[str, ...] = ("token", "rr", "u8s8")
