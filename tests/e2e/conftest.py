@@ -22,7 +22,9 @@ def artifacts() -> Path:
     return out
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an asyncio loop running on the main thread while it is
+# open, and tests after this package that call asyncio.run() (the MCP and LangChain ones) would fail under it.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install '.[dev]')")
     if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
