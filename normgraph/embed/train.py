@@ -215,6 +215,8 @@ def train_retriever(
     loss_fn = MultipleNegativesRankingLoss(model)
     tokenize = getattr(model, "preprocess", None) or model.tokenize  # renamed in sentence-transformers 6
     rng = random.Random(seed)
+    # Sorted first, so the same pairs give the same model whatever order the store or a file listed them in.
+    pairs = sorted(pairs, key=lambda p: (p.query, p.positive, p.group, p.kind))
     epoch_batches = _batches(pairs, batch_size, rng)
     total = max_steps or max(1, round(len(epoch_batches) * epochs))
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
