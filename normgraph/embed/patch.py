@@ -44,8 +44,10 @@ def make_patch(base_dir: Path, tuned_dir: Path, out: Path, info: dict[str, Any] 
 
     base = load_file(str(Path(base_dir) / _WEIGHTS))
     tuned = load_file(str(Path(tuned_dir) / _WEIGHTS))
-    if set(base) != set(tuned):
-        raise ValueError(f"{tuned_dir} and {base_dir} do not have the same tensors: not a patch of that base")
+    # Older checkpoints (the stock MiniLM among them) also store the ``position_ids`` buffer, which current
+    # transformers neither saves nor needs: a tensor the tuned model lacks is kept as the base has it.
+    if not set(tuned) <= set(base):
+        raise ValueError(f"{tuned_dir} has tensors {sorted(set(tuned) - set(base))[:3]} that {base_dir} lacks: not a patch of that base")
     changed = {
         k: v.astype(np.float16) if v.dtype == np.float32 else v
         for k, v in sorted(tuned.items())
