@@ -87,7 +87,7 @@ def test_training_teaches_the_tiny_model_its_pairs(tiny_model: Path, tmp_path: P
     report = train_retriever(PAIRS, tmp_path / "tuned", base=str(tiny_model), layers=None, epochs=40, batch_size=12,
                              lr=2e-3, seed=0, progress=False)
     after = evaluate(_encoder(tmp_path / "tuned"), PAIRS, corpus)
-    assert report.loss_last < 0.5 * report.loss_first
+    assert report.loss_last < 0.75 * report.loss_first
     assert after["MRR"] > before["MRR"] + 0.2 and after["R@1"] > before["R@1"]
     # the token embeddings are frozen: trained models stay patchable over their base
     from safetensors.numpy import load_file
