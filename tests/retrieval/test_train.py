@@ -78,6 +78,7 @@ def test_pairs_follow_their_situation_and_batches_hold_no_duplicates() -> None:
             assert len(values) == len(set(values)), field
 
 
+@pytest.mark.slow  # 80 real training steps: ~10 s on a quiet machine, ~40 s on a busy one
 def test_training_teaches_the_tiny_model_its_pairs(tiny_model: Path, tmp_path: Path) -> None:
     from normgraph.embed.train import train_retriever, write_card
     from normgraph.embed.model_files import fingerprint
@@ -133,6 +134,7 @@ def test_top_layers_only_and_patch_round_trip(tiny_model: Path, tmp_path: Path) 
         assemble(tmp_path / "p" / "top1.safetensors", tmp_path / "top1", tmp_path / "elsewhere")
 
 
+@pytest.mark.slow  # a real store, an ingest and training through the CLI
 def test_cli_trains_on_the_banks_own_rules(tiny_model: Path, tmp_path: Path) -> None:
     from normgraph.cli import cli
 
