@@ -83,6 +83,10 @@ def social_chem_as_jsonl(out: Path) -> Path:
     return out
 
 
+# --model: the encoder to serve (default: the settings' default), for comparing models side by side.
+MODEL: dict[str, str] = {}
+
+
 def build_bank(home: Path, backend: str, base: Path | None = None) -> None:
     """The bank at ``home`` with an index in ``backend``'s vector space; with ``base``, a copy of that bank's
     store (another vector space needs its own index, hence its own home)."""
@@ -93,12 +97,12 @@ def build_bank(home: Path, backend: str, base: Path | None = None) -> None:
     if base is not None:
         if not (home / "store").is_dir():
             shutil.copytree(base / "store", home / "store")
-        with NormBankService(Settings(home=home, embedding_backend=backend)) as svc:
+        with NormBankService(Settings(home=home, embedding_backend=backend, **MODEL)) as svc:
             report = svc.index_build()
             print(f"index build ({backend}): {report.kind}, {report.live:,} live, encoded {report.encoded:,} "
                   f"(cache hits {report.cache_hits:,}) in {report.seconds:.1f} s")
         return
-    with NormBankService(Settings(home=home, embed_on_ingest=False, embedding_backend=backend)) as svc:
+    with NormBankService(Settings(home=home, embed_on_ingest=False, embedding_backend=backend, **MODEL)) as svc:
         t = time.perf_counter()
         svc.load_demo(with_taxonomy=False, embed=False)
         if "social-chem" in available_sources():
@@ -266,12 +270,15 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workdir", type=Path, default=REPO / "bench" / "out" / "retrieve_http")
     ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--model", help="NORMGRAPH_EMBEDDING_MODEL to serve (default: the default model)")
     ap.add_argument("--fresh", action="store_true", help="delete the bank (and its embedding cache) first")
     ap.add_argument("--compare-handlers", action="store_true", help="also measure def vs async handlers")
     ap.add_argument("--backends", default="onnx,torch,onnx-int8",
                     help="encoder backends to serve side by side (NORMGRAPH_EMBEDDING_BACKEND), first = default")
     args = ap.parse_args()
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    if args.model:
+        MODEL["embedding_model"] = args.model
     if not SC101.is_dir():
         print(f"skip: Social-Chem-101 not found at {SC101}")
         return 0
@@ -302,6 +309,8 @@ def main() -> int:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NORMGRAPH_")}
     env["NORMGRAPH_HOME"] = str(home)
     env["NORMGRAPH_EMBEDDING_BACKEND"] = backends[0]
+    if args.model:
+        env["NORMGRAPH_EMBEDDING_MODEL"] = args.model
     cli = Path(sys.executable).with_name("normgraph")
     for backend in backends:
         port = free_port()

@@ -502,8 +502,19 @@ def _add_or_merge(command: click.Command) -> None:
         cli.add_command(command)
 
 
+
+# --- training: train retriever (normgraph/cli_train.py) ---------------------------------------------------
+def _add_training_commands() -> None:
+    from normgraph.cli_train import COMMANDS
+
+    for command in COMMANDS:
+        _add_or_merge(command)
+
+
+
 _add_judge_commands()
 _add_generator_commands()
+_add_training_commands()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -173,7 +173,7 @@ class Retriever:
         """Open the index at ``<home>/index`` (``IndexMissing`` if there is none). With ``check_store``, a
         store whose statement count differs from the index's raises ``IndexOutOfDate``.
 
-        Without ``embedder``, ``model`` (default all-MiniLM-L6-v2) is loaded on ``backend`` (default ONNX
+        Without ``embedder``, ``model`` (default: the tuned all-MiniLM-L6-v2, ``DEFAULT_MODEL``) is loaded on ``backend`` (default ONNX
         Runtime fp32); pass ``threads=1`` in server workers (one encoder thread per worker: concurrent queries
         are batched instead). Other options go to
         the constructor (``rrf_k``, ``dense_weight``, ``lexical_weight``, ``ef_search``)."""

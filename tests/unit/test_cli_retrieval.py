@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from normgraph.cli import EXIT_ERROR, EXIT_USAGE, cli
+from normgraph.embed import DEFAULT_MODEL
 from normgraph.services import DEMO_BANK
 
 FUNERAL = "my phone rings during a funeral"
@@ -49,7 +50,7 @@ def test_status_and_verify_on_a_fresh_index(home: Path) -> None:
     status = run(home, "index", "status")
     assert status.exit_code == 0, status.output
     assert f"{n} indexed, 0 tombstones; the store has {n}" in status.stdout
-    assert "all-MiniLM-L6-v2@" in status.stdout and "out of date" not in status.stdout
+    assert f"{DEFAULT_MODEL}@" in status.stdout and "out of date" not in status.stdout
     data = json.loads(run(home, "index", "status", "--json").stdout)
     assert data["exists"] and data["live"] == data["store_statements_now"] == n and data["dim"] == 384
 
