@@ -90,11 +90,11 @@ def metrics(rankings: list[list[int]], golds: list[set[int]]) -> dict[str, float
 
 def fuse(dense: list[list[int]], lexical: list[list[int]], rrf_k: float, w_dense: float, w_lex: float = 1.0, top: int = 10) -> list[list[int]]:
     fused_all = []
-    for d, l in zip(dense, lexical):
+    for d, lex in zip(dense, lexical):
         score: dict[int, float] = defaultdict(float)
         for r, p in enumerate(d):
             score[p] += w_dense / (rrf_k + r + 1)
-        for r, p in enumerate(l):
+        for r, p in enumerate(lex):
             score[p] += w_lex / (rrf_k + r + 1)
         fused_all.append([p for p, _ in sorted(score.items(), key=lambda x: (-x[1], x[0]))[:top]])
     return fused_all
@@ -148,7 +148,7 @@ def main() -> int:
     mask, count = index.allowed()
     dense, lexical = [], []
     t = time.perf_counter()
-    for q, v in zip(situations, qvecs):
+    for _q, v in zip(situations, qvecs):
         dense.append([p for p, _ in index.dense(v, DEPTH, mask, count)])
     dense_s = time.perf_counter() - t
     t = time.perf_counter()
@@ -172,7 +172,7 @@ def main() -> int:
     print(f"tuned on dev ({len(dev):,} queries, by MRR over a {len(grid)}-point grid): rrf_k={best[0]}, dense weight={best[1]} (BM25 weight 1)")
 
     dense10 = [d[:10] for d in dense]
-    lex10 = [l[:10] for l in lexical]
+    lex10 = [ranked[:10] for ranked in lexical]
     default = fuse(dense, lexical, DEFAULT_RRF_K, DEFAULT_DENSE_WEIGHT, DEFAULT_LEXICAL_WEIGHT)
     textbook = fuse(dense, lexical, 60, 1.0, 1.0)
     tuned = fuse(dense, lexical, best[0], best[1])

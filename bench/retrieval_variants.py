@@ -139,11 +139,11 @@ def fuse(dense: list[list[int]], lexical: list[list[int]], top_n: int = 10) -> l
     from normgraph.retrieval import DEFAULT_DENSE_WEIGHT, DEFAULT_LEXICAL_WEIGHT, DEFAULT_RRF_K
 
     out = []
-    for d, l in zip(dense, lexical):
+    for d, lex in zip(dense, lexical):
         score: dict[int, float] = defaultdict(float)
         for r, p in enumerate(d):
             score[p] += DEFAULT_DENSE_WEIGHT / (DEFAULT_RRF_K + r + 1)
-        for r, p in enumerate(l):
+        for r, p in enumerate(lex):
             score[p] += DEFAULT_LEXICAL_WEIGHT / (DEFAULT_RRF_K + r + 1)
         out.append([p for p, _ in sorted(score.items(), key=lambda x: (-x[1], x[0]))[:top_n]])
     return out
@@ -218,7 +218,7 @@ def main() -> int:
         print(f"skip: Social-Chem-101 or Moral Stories not found under {DATA}")
         return 0
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from normgraph.embed import onnx_cache_dir, open_embedder
+    from normgraph.embed import open_embedder
     from normgraph.index.lexical import LexicalIndex
 
     variants = dict(v.split("=", 1) for v in args.variant) or {"stock": "all-MiniLM-L6-v2"}

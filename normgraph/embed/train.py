@@ -103,7 +103,7 @@ def evaluate(
         scores = q[start : start + 512] @ docs.T
         top = np.argpartition(-scores, depth - 1, axis=1)[:, :depth]
         order = np.take_along_axis(top, np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable"), axis=1)
-        for row, query in zip(order, queries[start : start + 512]):
+        for row, query in zip(order, queries[start : start + 512], strict=True):
             g = gold[query]
             for k in ks:
                 sums[k] += len(g.intersection(row[:k].tolist())) / len(g)
@@ -204,7 +204,8 @@ def train_retriever(
     # on two (OpenMP fork/join around small matrices while other processes hold the cores).
     torch.set_num_threads(threads or 1)
     model = SentenceTransformer(str(base_dir), device="cpu")
-    n_layers = int(model[0].auto_model.config.num_hidden_layers)
+    encoder: Any = model[0]  # the Transformer module (sentence-transformers types its modules loosely)
+    n_layers = int(encoder.auto_model.config.num_hidden_layers)
     if layers is not None and not 1 <= layers <= n_layers:
         raise ValueError(f"layers must be between 1 and {n_layers} (or None for all)")
     params = []
