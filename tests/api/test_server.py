@@ -13,11 +13,9 @@ from typing import Iterator
 import httpx
 import pytest
 
-from tests.live_server import free_port, server_env, stop, wait_until_up
+from tests.live_server import free_port, server_env, stop, uvicorn, wait_until_up
 
 from tests.api.demo_facts import CUSTOMER, TODDLER, assert_error, demo_rows, load_demo_home, stored_id
-
-_env, _free_port, _stop, _wait_until_up = server_env, free_port, stop, wait_until_up  # TEMP until importers move
 
 pytestmark = pytest.mark.slow
 
@@ -32,20 +30,8 @@ def server_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture()
 def uvicorn_server(server_home: Path) -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=REPO,
-        env=server_env(server_home),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(proc, base)
+    with uvicorn(server_home) as base:
         yield base
-    finally:
-        stop(proc)
 
 
 def test_the_real_server_answers_the_override_and_errors_in_shape(uvicorn_server: str) -> None:

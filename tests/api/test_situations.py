@@ -20,7 +20,7 @@ from normgraph.cli import cli
 from normgraph.settings import Settings
 from normgraph.situations import situation_id
 from tests.api.demo_facts import assert_error
-from tests.api.test_server import REPO, _env, _free_port, _stop, _wait_until_up
+from tests.live_server import REPO, free_port, server_env, stop, wait_until_up
 
 FIXTURES = REPO / "tests" / "data" / "ingest"
 COOKING = "lying to my friend about liking her cooking"
@@ -103,17 +103,17 @@ def test_query_situation_on_the_command_line(home):
 
 @pytest.mark.slow
 def test_situation_over_real_http(home):
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=REPO, env=_env(home), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=REPO, env=server_env(home), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(proc, base)
+        wait_until_up(proc, base)
         resp = httpx.get(f"{base}/v1/situations/{situation_id(COOKING)}", timeout=10)
         assert resp.status_code == 200
         assert kinds(resp.json())["duties"] == {"Duty to be honest with friends"}
         assert_error(httpx.get(f"{base}/v1/situations/situation/none", timeout=10), 404, "not_found")
     finally:
-        _stop(proc)
+        stop(proc)
