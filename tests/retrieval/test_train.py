@@ -168,25 +168,28 @@ def test_cli_trains_on_the_banks_own_rules(tiny_model: Path, tmp_path: Path) -> 
     assert bad.exit_code == 2
 
 
-def test_the_shipped_default_is_the_tuned_patch_over_the_stock_weights(tmp_path: Path) -> None:
+TUNED_MODEL = "normgraph-minilm-l6-sc101"  # shipped opt-in (ADR 0008's amendment), not the default
+
+
+def test_the_shipped_tuned_model_is_its_patch_over_the_stock_weights(tmp_path: Path) -> None:
     from safetensors.numpy import load_file
 
-    from normgraph.embed import DEFAULT_MODEL, open_embedder
+    from normgraph.embed import open_embedder
     from normgraph.embed.model_files import TUNED, model_id_of, resolve_model
     from normgraph.embed.patch import MANIFEST, assemble, sha256_file
 
-    name, folder = resolve_model(DEFAULT_MODEL)
+    name, folder = resolve_model(TUNED_MODEL)
     _, stock = resolve_model("all-MiniLM-L6-v2")
-    assert DEFAULT_MODEL in TUNED and (folder / MANIFEST).is_file()
-    assert TUNED[DEFAULT_MODEL].stat().st_size < 10_000_000  # small enough to live in the repository
-    assert model_id_of(DEFAULT_MODEL, "onnx").split("@")[0] == DEFAULT_MODEL != model_id_of("all-MiniLM-L6-v2", "onnx").split("@")[0]
+    assert TUNED_MODEL in TUNED and (folder / MANIFEST).is_file()
+    assert TUNED[TUNED_MODEL].stat().st_size < 10_000_000  # small enough to live in the repository
+    assert model_id_of(TUNED_MODEL, "onnx").split("@")[0] == TUNED_MODEL != model_id_of("all-MiniLM-L6-v2", "onnx").split("@")[0]
     # only the top layers differ from the stock weights, and assembling again gives the same bytes
     a, b = load_file(str(stock / "model.safetensors")), load_file(str(folder / "model.safetensors"))
     differ = {k.split(".")[2] for k in a if not np.array_equal(a[k], b[k])}
     assert differ == {"4", "5"}
-    again = assemble(TUNED[DEFAULT_MODEL], stock, tmp_path / "again")
+    again = assemble(TUNED[TUNED_MODEL], stock, tmp_path / "again")
     assert sha256_file(again / "model.safetensors") == sha256_file(folder / "model.safetensors")
     # a working encoder, not weights garbled on the way: the rule for an action beats an unrelated one
     action, rule, other = "ignoring my phone at my grandfather's funeral", "It's rude to answer your phone at a funeral.", "It's good to tip your waiter."
-    v = open_embedder(DEFAULT_MODEL, backend="onnx", home=tmp_path, threads=1).encode([action, rule, other])
+    v = open_embedder(TUNED_MODEL, backend="onnx", home=tmp_path, threads=1).encode([action, rule, other])
     assert float(v[0] @ v[1]) > float(v[0] @ v[2]) + 0.2
