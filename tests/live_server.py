@@ -45,14 +45,42 @@ def wait_until_up(proc: subprocess.Popen[bytes], base: str, timeout: float = 60.
 
 
 def stop(proc: subprocess.Popen[bytes]) -> str:
+    """Interrupt a server (Ctrl-C, as a user would) and return what it printed. A server started with
+    ``start_new_session=True`` is stopped as its whole process group: its worker processes hold the output pipe
+    too, so a supervisor killed alone would leave them running and this read waiting for ever."""
+    group = _own_group(proc)
     if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
+        _signal(proc, group, signal.SIGINT)
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            _signal(proc, group, signal.SIGKILL)
             proc.wait()
-    return proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+    if group is not None:  # workers the supervisor did not take down with it
+        _signal(proc, group, signal.SIGKILL)
+    try:
+        out, _ = proc.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        return "(output not read: a process still holds the pipe)"
+    return out.decode(errors="replace") if out else ""
+
+
+def _own_group(proc: subprocess.Popen[bytes]) -> int | None:
+    try:
+        group = os.getpgid(proc.pid)
+    except ProcessLookupError:
+        return None
+    return group if group == proc.pid else None
+
+
+def _signal(proc: subprocess.Popen[bytes], group: int | None, sig: int) -> None:
+    try:
+        if group is not None:
+            os.killpg(group, sig)
+        else:
+            proc.send_signal(sig)
+    except ProcessLookupError:
+        pass
 
 
 @contextmanager
@@ -65,6 +93,7 @@ def uvicorn(home: Path, **env: str) -> Iterator[str]:
         env=server_env(home, **env),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:

@@ -349,6 +349,7 @@ def test_two_read_only_workers_answer_concurrent_requests(
         env=server_env(home),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:

@@ -69,6 +69,7 @@ def test_serve_with_two_workers_opens_the_store_read_only(server_home: Path) -> 
         env=server_env(server_home),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:

@@ -107,6 +107,7 @@ def test_situation_over_real_http(home):
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port)],
         cwd=REPO, env=server_env(home), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
