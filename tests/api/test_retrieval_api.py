@@ -368,5 +368,7 @@ def test_two_read_only_workers_answer_concurrent_requests(
                 assert ids == expected[q], q
             prompt = http.post("/v1/prompt", json={"situation": SITUATIONS[0][0], "k": 3}).json()
             assert prompt["citations"][0]["id"] == demo_id_of(SITUATIONS[0][1])
+    except AssertionError as e:  # the workers' log says why a request failed
+        raise AssertionError(f"{e}\n--- server output ---\n{stop(proc)[-8000:]}") from None
     finally:
         stop(proc)
