@@ -366,7 +366,7 @@ def test_two_read_only_workers_answer_concurrent_requests(
                 answers = list(pool.map(ask, queries * 4))
             failed = [(q, status) for q, status, _ in answers if status != 200]
             if failed:
-                # KNOWN DEFECT, not yet found: twice in clean-clone CI runs (and once in the session before), a
+                # KNOWN DEFECT, not yet found: once in a clean-clone CI run (and a failure of this test the session before), a
                 # request here got a 500 from a freshly started worker; it never reproduced alone (10 tries). It
                 # is reported as an xfail carrying the workers' log, so the next run that meets it shows the
                 # traceback; a wrong answer (below) still fails.
