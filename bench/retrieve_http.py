@@ -169,11 +169,13 @@ def workers(pid: int) -> list[int]:
 
 
 def start(cmd: list[str], env: dict[str, str], base: str) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    # The server's log goes to a file beside the bench's output, so a failed request can be read about afterwards.
+    log = open(REPO / "bench" / "out" / "retrieve_http-server.log", "ab")  # noqa: SIM115 - lives as long as the server
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"server exited: {proc.stderr.read().decode()[-3000:] if proc.stderr else ''}")
+            raise SystemExit(f"server exited: see {log.name}")
         try:
             if httpx.get(base + "/healthz", timeout=1).status_code == 200:
                 return proc
