@@ -43,6 +43,10 @@ from pathlib import Path
 
 import numpy as np
 
+# Run as a script, bench/ is on the path: the benchmark of retrieval_quality.py supplies recall and fusion.
+import retrieval_quality as rq
+from retrieval_quality import metrics
+
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
 SC101 = DATA / "social-chem-101"
@@ -115,16 +119,6 @@ def sample(queries: list[str], n: int) -> list[str]:
     return sorted(queries, key=lambda q: hashlib.sha256(q.encode()).digest())[:n]
 
 
-def metrics(rankings: list[list[int]], golds: list[set[int]]) -> dict[str, float]:
-    r1 = r10 = mrr = 0.0
-    for ranked, gold in zip(rankings, golds):
-        r1 += len(gold.intersection(ranked[:1])) / len(gold)
-        r10 += len(gold.intersection(ranked[:10])) / len(gold)
-        mrr += next((1.0 / (i + 1) for i, p in enumerate(ranked) if p in gold), 0.0)
-    n = max(1, len(golds))
-    return {"R@1": r1 / n, "R@10": r10 / n, "MRR": mrr / n}
-
-
 def top(qv: np.ndarray, dv: np.ndarray, k: int) -> list[list[int]]:
     out = []
     for s in range(0, len(qv), 512):
@@ -136,17 +130,10 @@ def top(qv: np.ndarray, dv: np.ndarray, k: int) -> list[list[int]]:
 
 
 def fuse(dense: list[list[int]], lexical: list[list[int]], top_n: int = 10) -> list[list[int]]:
+    """The shipped fusion (reciprocal rank, the retriever's default weights), as retrieval_quality.py computes it."""
     from normgraph.retrieval import DEFAULT_DENSE_WEIGHT, DEFAULT_LEXICAL_WEIGHT, DEFAULT_RRF_K
 
-    out = []
-    for d, lex in zip(dense, lexical):
-        score: dict[int, float] = defaultdict(float)
-        for r, p in enumerate(d):
-            score[p] += DEFAULT_DENSE_WEIGHT / (DEFAULT_RRF_K + r + 1)
-        for r, p in enumerate(lex):
-            score[p] += DEFAULT_LEXICAL_WEIGHT / (DEFAULT_RRF_K + r + 1)
-        out.append([p for p, _ in sorted(score.items(), key=lambda x: (-x[1], x[0]))[:top_n]])
-    return out
+    return rq.fuse(dense, lexical, DEFAULT_RRF_K, DEFAULT_DENSE_WEIGHT, DEFAULT_LEXICAL_WEIGHT, top=top_n)
 
 
 def encode_cached(embedder, texts: list[str]) -> np.ndarray:
