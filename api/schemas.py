@@ -3,9 +3,10 @@ statements, settings pages) is a normgraph model, reused as is."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Callable
 
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from normgraph.models import MAX_LABEL_CHARS, Constraint
@@ -97,6 +98,16 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     500: {"model": ErrorResponse, "description": "unexpected server error (no internals disclosed)"},
     503: {"model": ErrorResponse, "description": "the store is unavailable"},
 }
+
+
+async def cache_first(answer_json: Callable[..., bytes | None], *args: Any, **kwargs: Any) -> Response:
+    """``answer_json(..., cached_only=True)`` straight from the event loop (a cache hit costs no thread-pool hop);
+    on a miss the same call without ``cached_only`` runs in the thread pool, so a store read or an encoding never
+    blocks the loop. ``answer_json`` returns the answer's JSON bytes, or None for a miss when ``cached_only``."""
+    answer = answer_json(*args, **kwargs, cached_only=True)
+    if answer is None:
+        answer = await run_in_threadpool(lambda: answer_json(*args, **kwargs))
+    return Response(content=answer, media_type="application/json")
 
 
 def json_response(model: BaseModel, status_code: int = 200) -> Response:

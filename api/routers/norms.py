@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from api.deps import ServiceDep
-from api.schemas import ERROR_RESPONSES, QueryRequest, json_response
+from api.schemas import ERROR_RESPONSES, QueryRequest, cache_first, json_response
 from normgraph.frames.results import QueryResult
 from normgraph.models import AnyStatement
 
@@ -32,21 +31,15 @@ router = APIRouter(prefix="/v1/norms", tags=["norms"])
     responses={k: v for k, v in ERROR_RESPONSES.items() if k != 503},
 )
 async def query_norms(body: QueryRequest, service: ServiceDep) -> Response:
-    def answer(cached_only: bool) -> bytes | None:
-        return service.query_json(
-            body.setting,
-            body.behavior,
-            body.facts,
-            limit=body.limit,
-            cursor=body.cursor,
-            include_defeated=body.include_defeated,
-            cached_only=cached_only,
-        )
-
-    found = answer(True)
-    if found is None:
-        found = await run_in_threadpool(answer, False)
-    return Response(content=found, media_type="application/json")
+    return await cache_first(
+        service.query_json,
+        body.setting,
+        body.behavior,
+        body.facts,
+        limit=body.limit,
+        cursor=body.cursor,
+        include_defeated=body.include_defeated,
+    )
 
 
 @router.get(

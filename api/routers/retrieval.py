@@ -9,15 +9,14 @@ encodes never blocks the loop. Concurrent requests that reach the pool together 
 
 from __future__ import annotations
 
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from api.deps import ServiceDep
-from api.schemas import ERROR_RESPONSES, ErrorResponse, FactList, FactString
+from api.schemas import ERROR_RESPONSES, ErrorResponse, FactList, FactString, cache_first
 from normgraph.prompting import DEFAULT_K, MAX_MAX_TOKENS, MIN_MAX_TOKENS, PromptResult
 from normgraph.retrieval import MAX_K, MAX_QUERY_CHARS, RetrievalFilters, RetrievalResult
 
@@ -113,7 +112,7 @@ class PromptRequest(BaseModel):
     responses=_RESPONSES,
 )
 async def retrieve(body: RetrieveRequest, service: ServiceDep) -> Response:
-    return await _answer(service.retrieval.retrieve_json, body.query, body.k, body.filters, body.mode, body.facts)
+    return await cache_first(service.retrieval.retrieve_json, body.query, body.k, body.filters, body.mode, body.facts)
 
 
 @router.post(
@@ -128,14 +127,6 @@ async def retrieve(body: RetrieveRequest, service: ServiceDep) -> Response:
     responses=_RESPONSES,
 )
 async def prompt(body: PromptRequest, service: ServiceDep) -> Response:
-    return await _answer(
+    return await cache_first(
         service.retrieval.prompt_json, body.situation, body.k, body.format, body.max_tokens, body.filters, body.facts
     )
-
-
-async def _answer(answer_json: Callable[..., bytes | None], *args: Any) -> Response:
-    """A cached answer straight from the event loop; computing one (encoding, searching) in the thread pool."""
-    answer = answer_json(*args, cached_only=True)
-    if answer is None:
-        answer = await run_in_threadpool(answer_json, *args)
-    return Response(content=answer, media_type="application/json")
