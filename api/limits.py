@@ -7,15 +7,9 @@ counted as it streams and refused the moment it passes the limit. Both answer 41
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, MutableMapping
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_response
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class BodySizeLimit:
