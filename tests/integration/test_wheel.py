@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -35,7 +36,12 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dic
     # No variable of this checkout's venv or of the test run may leak into the clean one.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NORMGRAPH_", "VIRTUAL_ENV", "PYTHON"))}
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(root / "dist"), str(REPO)], root, env)
+    # Built from a copy: setuptools writes build/ and *.egg-info beside the sources it builds.
+    source = root / "source"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "bench", "tests", "docs", "build", "*.egg-info", "__pycache__", ".pytest_cache", "test-artifacts",
+    ))
+    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(root / "dist"), str(source)], root, env)
     wheels = list((root / "dist").glob("normgraph-*.whl"))
     assert len(wheels) == 1, wheels
     venv = root / "venv"
